@@ -1,0 +1,379 @@
+"""The local services pixring starts itself: Kafka (KRaft), Neo4j (Bolt) and MLflow.
+
+Each service is a child process started in its own session, with a log file under
+``$PIXRING_HOME/logs`` and a pid file under ``$PIXRING_HOME/run``, a readiness check and ports from
+settings. On a cluster none of this runs: the same settings point at managed endpoints.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+
+from pixring.errors import PixringError
+from pixring.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ServiceStatus:
+    name: str
+    state: str  # ready | starting | stopped | stale
+    pid: int | None
+    endpoint: str
+    rss_mb: float | None
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # a zombie is not alive
+    with contextlib.suppress(OSError):
+        with open(f"/proc/{pid}/stat") as fh:
+            if fh.read().split(") ", 1)[1].startswith("Z"):
+                return False
+    return True
+
+
+def _rss_mb(pid: int) -> float | None:
+    """Resident memory of a process and its children, in MiB."""
+    try:
+        import psutil
+
+        proc = psutil.Process(pid)
+        procs = [proc, *proc.children(recursive=True)]
+        return sum(p.memory_info().rss for p in procs) / 2**20
+    except Exception:  # noqa: BLE001 - gone between the check and the read
+        return None
+
+
+def port_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def java_bin() -> str:
+    home = os.environ.get("JAVA_HOME")
+    if home and Path(home, "bin", "java").exists():
+        return str(Path(home, "bin", "java"))
+    found = shutil.which("java")
+    if not found:
+        raise PixringError("java not found: install a Java 17 runtime or set JAVA_HOME")
+    return found
+
+
+class Service(ABC):
+    """A process pixring starts, watches and stops."""
+
+    name: str
+    start_timeout_s: float = 90.0
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.home = settings.paths.home / self.name
+        self.pid_file = settings.paths.run / f"{self.name}.pid"
+        self.log_file = settings.paths.logs / f"{self.name}.log"
+
+    # --- what a service defines ----------------------------------------------------------------
+    @abstractmethod
+    def command(self) -> list[str]: ...
+
+    @abstractmethod
+    def ports(self) -> list[tuple[str, int]]: ...
+
+    @abstractmethod
+    def is_ready(self) -> bool: ...
+
+    @property
+    @abstractmethod
+    def endpoint(self) -> str: ...
+
+    def prepare(self) -> None:
+        """One-time set-up before the first start (config files, storage format)."""
+
+    def env(self) -> dict[str, str]:
+        return dict(os.environ)
+
+    # --- lifecycle -------------------------------------------------------------------------------
+    def pid(self) -> int | None:
+        try:
+            return int(self.pid_file.read_text().strip())
+        except (FileNotFoundError, ValueError):
+            return None
+
+    def status(self) -> ServiceStatus:
+        pid = self.pid()
+        if pid is None:
+            return ServiceStatus(self.name, "stopped", None, self.endpoint, None)
+        if not _pid_alive(pid):
+            return ServiceStatus(self.name, "stale", pid, self.endpoint, None)
+        state = "ready" if self._safe_ready() else "starting"
+        return ServiceStatus(self.name, state, pid, self.endpoint, _rss_mb(pid))
+
+    def _safe_ready(self) -> bool:
+        try:
+            return self.is_ready()
+        except Exception as exc:  # noqa: BLE001 - a readiness probe never raises
+            log.debug("%s not ready: %s", self.name, exc)
+            return False
+
+    def start(self) -> float:
+        """Start the service unless it already runs; returns seconds until ready."""
+        st = self.status()
+        if st.state in ("ready", "starting"):
+            log.info("%s already running (pid %s)", self.name, st.pid)
+            return self.wait_ready(st.pid or 0, time.monotonic())
+        if st.state == "stale":
+            self.pid_file.unlink(missing_ok=True)
+        for host, port in self.ports():
+            if not port_free(host, port):
+                raise PixringError(
+                    f"{self.name}: port {host}:{port} is taken by another process; "
+                    f"free it or change the port in settings (log: {self.log_file})"
+                )
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        self.pid_file.parent.mkdir(parents=True, exist_ok=True)
+        t0 = time.monotonic()
+        self.prepare()
+        cmd = self.command()
+        log.info("starting %s (log: %s)", self.name, self.log_file)
+        with self.log_file.open("ab") as fh:
+            fh.write(f"\n==== pixring start {time.strftime('%Y-%m-%dT%H:%M:%S')} ====\n".encode())
+            fh.flush()
+            proc = subprocess.Popen(
+                cmd, stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                cwd=self.home, env=self.env(), start_new_session=True,
+            )
+        self.pid_file.write_text(str(proc.pid))
+        return self.wait_ready(proc.pid, t0)
+
+    def wait_ready(self, pid: int, t0: float) -> float:
+        deadline = t0 + self.start_timeout_s
+        while time.monotonic() < deadline:
+            if pid and not _pid_alive(pid):
+                self.pid_file.unlink(missing_ok=True)
+                raise PixringError(f"{self.name} exited during start-up; see {self.log_file}")
+            if self._safe_ready():
+                elapsed = time.monotonic() - t0
+                log.info("%s ready at %s in %.1fs", self.name, self.endpoint, elapsed)
+                return elapsed
+            time.sleep(0.5)
+        raise PixringError(
+            f"{self.name} not ready after {self.start_timeout_s:.0f}s; see {self.log_file}"
+        )
+
+    def stop(self, timeout_s: float = 30.0) -> str:
+        pid = self.pid()
+        if pid is None:
+            return "not running"
+        if not _pid_alive(pid):
+            self.pid_file.unlink(missing_ok=True)
+            return "stale pid file removed"
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and _pid_alive(pid):
+            time.sleep(0.2)
+        if _pid_alive(pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
+            time.sleep(0.5)
+        self.pid_file.unlink(missing_ok=True)
+        return "stopped"
+
+
+class KafkaService(Service):
+    """Apache Kafka, one process acting as KRaft controller and broker."""
+
+    name = "kafka"
+
+    @property
+    def endpoint(self) -> str:
+        return f"kafka://{self.settings.kafka.host}:{self.settings.kafka.port}"
+
+    def ports(self) -> list[tuple[str, int]]:
+        k = self.settings.kafka
+        return [(k.host, k.port), (k.host, k.controller_port)]
+
+    @property
+    def config_file(self) -> Path:
+        return self.home / "server.properties"
+
+    def _classpath(self) -> str:
+        from infra.jars import classpath
+
+        return os.pathsep.join(str(p) for p in classpath("kafka"))
+
+    def _write_config(self) -> None:
+        k = self.settings.kafka
+        data = self.home / "data"
+        lines = {
+            "process.roles": "broker,controller",
+            "node.id": "1",
+            "controller.quorum.voters": f"1@{k.host}:{k.controller_port}",
+            "listeners": f"PLAINTEXT://{k.host}:{k.port},CONTROLLER://{k.host}:{k.controller_port}",
+            "advertised.listeners": f"PLAINTEXT://{k.host}:{k.port}",
+            "controller.listener.names": "CONTROLLER",
+            "inter.broker.listener.name": "PLAINTEXT",
+            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "log.dirs": str(data),
+            "num.partitions": "2",
+            "default.replication.factor": "1",
+            "offsets.topic.replication.factor": "1",
+            "offsets.topic.num.partitions": "4",
+            "transaction.state.log.replication.factor": "1",
+            "transaction.state.log.min.isr": "1",
+            "share.coordinator.state.topic.replication.factor": "1",
+            "share.coordinator.state.topic.min.isr": "1",
+            "group.initial.rebalance.delay.ms": "0",
+            "auto.create.topics.enable": "true",
+            "log.retention.hours": "168",
+            "num.network.threads": "2",
+            "num.io.threads": "2",
+        }
+        self.config_file.write_text("".join(f"{key}={value}\n" for key, value in lines.items()))
+        (self.home / "log4j2.properties").write_text(
+            "rootLogger.level = WARN\nrootLogger.appenderRef.stdout.ref = STDOUT\n"
+            "appender.stdout.type = Console\nappender.stdout.name = STDOUT\n"
+            "appender.stdout.layout.type = PatternLayout\n"
+            "appender.stdout.layout.pattern = [%d] %p %m (%c)%n\n"
+            "logger.kafka.name = kafka.server.KafkaRaftServer\nlogger.kafka.level = INFO\n"
+            "logger.broker.name = kafka.server.BrokerServer\nlogger.broker.level = INFO\n"
+        )
+
+    def _java(self, main: str, *args: str, heap: str = "256m") -> list[str]:
+        return [
+            java_bin(), f"-Xmx{heap}", f"-Xms{heap}" if heap != "256m" else "-Xms64m",
+            "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20", "-Djava.awt.headless=true",
+            f"-Dlog4j2.configurationFile={self.home / 'log4j2.properties'}",
+            f"-Dkafka.logs.dir={self.home / 'logs'}",
+            "-cp", self._classpath(), main, *args,
+        ]
+
+    def prepare(self) -> None:
+        self._write_config()
+        if (self.home / "data" / "meta.properties").exists():
+            return
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        cmd = self._java("kafka.tools.StorageTool", "format", "-t", cluster_id,
+                         "-c", str(self.config_file), "--ignore-formatted")
+        with self.log_file.open("ab") as fh:
+            rc = subprocess.run(cmd, stdout=fh, stderr=subprocess.STDOUT, cwd=self.home).returncode
+        if rc != 0:
+            raise PixringError(f"kafka storage format failed (exit {rc}); see {self.log_file}")
+
+    def command(self) -> list[str]:
+        return self._java("kafka.Kafka", str(self.config_file), heap=self.settings.kafka.heap)
+
+    def is_ready(self) -> bool:
+        from confluent_kafka.admin import AdminClient
+
+        admin = AdminClient({"bootstrap.servers": self.settings.kafka.bootstrap, "log_level": 0})
+        md = admin.list_topics(timeout=2)
+        return bool(md.brokers)
+
+
+class Neo4jService(Service):
+    """Neo4j 5.26 LTS community DBMS, embedded in a small launcher, Bolt on localhost, auth on."""
+
+    name = "neo4j"
+
+    @property
+    def endpoint(self) -> str:
+        return self.settings.neo4j.bolt_uri
+
+    def ports(self) -> list[tuple[str, int]]:
+        n = self.settings.neo4j
+        return [(n.host, n.bolt_port)]
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env["PIXRING_NEO4J_PASSWORD"] = self.settings.neo4j.password.get_secret_value()
+        return env
+
+    def command(self) -> list[str]:
+        from infra.jars import classpath
+
+        n = self.settings.neo4j
+        cp = os.pathsep.join(str(p) for p in classpath("neo4j"))
+        return [
+            java_bin(), f"-Xmx{n.heap}", "-Xms128m", "-XX:+UseG1GC", "-Djava.awt.headless=true",
+            "-cp", cp, "pixring.neo4j.Launcher",
+            "--home", str(self.home / "db"),
+            "--bolt", f"{n.host}:{n.bolt_port}",
+            "--pagecache", n.pagecache,
+        ]
+
+    def is_ready(self) -> bool:
+        from neo4j import GraphDatabase
+
+        n = self.settings.neo4j
+        with GraphDatabase.driver(n.bolt_uri, auth=(n.user, n.password.get_secret_value()),
+                                  connection_timeout=2) as driver:
+            driver.verify_connectivity()
+        return True
+
+
+class MLflowService(Service):
+    """MLflow tracking server: SQLite backend store, local artifact store, one worker."""
+
+    name = "mlflow"
+
+    @property
+    def endpoint(self) -> str:
+        return self.settings.mlflow.uri
+
+    def ports(self) -> list[tuple[str, int]]:
+        m = self.settings.mlflow
+        return [(m.host, m.port)]
+
+    def command(self) -> list[str]:
+        m = self.settings.mlflow
+        return [
+            sys.executable, "-m", "mlflow", "server",
+            "--backend-store-uri", f"sqlite:///{self.home / 'mlflow.db'}",
+            "--artifacts-destination", str(self.home / "artifacts"),
+            "--serve-artifacts",
+            "--host", m.host, "--port", str(m.port), "--workers", "1",
+        ]
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        # no background job runner (GenAI jobs spawn ~8 huey workers, ~1 GiB): tracking + registry only
+        env["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] = "false"
+        return env
+
+    def is_ready(self) -> bool:
+        with urllib.request.urlopen(f"{self.settings.mlflow.uri}/health", timeout=2) as resp:
+            return resp.status == 200
+
+
+SERVICES: dict[str, type[Service]] = {
+    "kafka": KafkaService,
+    "neo4j": Neo4jService,
+    "mlflow": MLflowService,
+}

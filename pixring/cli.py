@@ -1,0 +1,209 @@
+"""The ``pixring`` console script: one argparse tree; each subcommand calls into its package.
+
+Logging is configured here, once. User-facing errors (:class:`PixringError`) print one line and exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from pixring.errors import PixringError
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[argparse.Namespace], int | None]
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from exc
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
+
+
+# --- handlers: thin, they import lazily so `pixring status` does not load Spark or torch ---------
+
+
+def _cmd_up(args: argparse.Namespace) -> int:
+    from infra.stack import Stack
+
+    return Stack.from_settings().up(only=args.services)
+
+
+def _cmd_down(args: argparse.Namespace) -> int:
+    from infra.stack import Stack
+
+    return Stack.from_settings().down(only=args.services)
+
+
+def _cmd_status(args: argparse.Namespace) -> int:
+    from infra.stack import Stack
+
+    return Stack.from_settings().status()
+
+
+def _cmd_setup_jars(args: argparse.Namespace) -> int:
+    from infra.jars import resolve_all
+
+    resolve_all(force=args.force)
+    return 0
+
+
+def _cmd_datagen(args: argparse.Namespace) -> int:
+    from datagen.generator import generate
+
+    report = generate(
+        out=Path(args.out),
+        scale=args.scale,
+        seed=args.seed,
+        fmt=args.format,
+        difficulty=args.difficulty,
+        overwrite=args.overwrite,
+    )
+    print(report)
+    return 0
+
+
+def _spark():
+    from pixring.spark import get_spark
+
+    return get_spark()
+
+
+def _cmd_ingest(args: argparse.Namespace) -> int:
+    from pixring.settings import get_settings
+
+    if args.stream:
+        from lakehouse.ingest import ingest_stream
+
+        ingest_stream(_spark(), get_settings(), available_now=args.available_now)
+        return 0
+    if not args.source:
+        raise PixringError("give --from DIR (datagen output) or --stream")
+    from lakehouse.ingest import ingest_files
+
+    print(ingest_files(_spark(), get_settings(), Path(args.source)))
+    return 0
+
+
+def _cmd_produce(args: argparse.Namespace) -> int:
+    from lakehouse.producer import produce
+    from pixring.settings import get_settings
+
+    print(produce(get_settings(), Path(args.source), rate=args.rate, limit=args.limit))
+    return 0
+
+
+def _cmd_refine(args: argparse.Namespace) -> int:
+    from lakehouse.refine import refine
+    from pixring.settings import get_settings
+
+    print(refine(_spark(), get_settings(), as_of_version=args.as_of_version,
+                 as_of_timestamp=args.as_of_timestamp))
+    return 0
+
+
+def _cmd_erase(args: argparse.Namespace) -> int:
+    from lakehouse.erase import erase
+    from pixring.settings import get_settings
+
+    print(erase(_spark(), get_settings(), cpf_cnpj=args.cpf_cnpj))
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from pixring.demo import run_demo
+
+    return run_demo(scale=args.scale, seed=args.seed)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pixring", description=__doc__.splitlines()[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    services = ["kafka", "neo4j", "mlflow"]
+    for name, handler, text in (
+        ("up", _cmd_up, "start the local services (idempotent)"),
+        ("down", _cmd_down, "stop the local services, clean stale pid files"),
+    ):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("services", nargs="*", default=[], metavar="SERVICE",
+                       help=f"subset of {', '.join(services)} (default: all)")
+        p.set_defaults(handler=handler)
+    sub.add_parser("status", help="report each local service").set_defaults(handler=_cmd_status)
+
+    p = sub.add_parser("jars", help="resolve the JVM dependencies with mvn into $PIXRING_HOME/jars")
+    p.add_argument("--force", action="store_true")
+    p.set_defaults(handler=_cmd_setup_jars)
+
+    p = sub.add_parser("datagen", help="generate the seven Pix data sets with planted rings")
+    p.add_argument("--scale", type=float, default=1.0)
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--out", required=True)
+    p.add_argument("--format", choices=["csv", "parquet"], default="csv")
+    p.add_argument("--difficulty", default="normal", help="easy | normal | hard")
+    p.add_argument("--overwrite", action="store_true")
+    p.set_defaults(handler=_cmd_datagen)
+
+    p = sub.add_parser("ingest", help="land datagen files (or the Kafka stream) in bronze Delta tables")
+    p.add_argument("--from", dest="source", help="a datagen output folder (CSV or Parquet)")
+    p.add_argument("--stream", action="store_true", help="stream pix.transacoes from Kafka into bronze")
+    p.add_argument("--available-now", action="store_true", help="with --stream: process what is there, then stop")
+    p.set_defaults(handler=_cmd_ingest)
+
+    p = sub.add_parser("produce", help="replay transacoes_pix into Kafka in timestamp order at a rate")
+    p.add_argument("--from", dest="source", required=True)
+    p.add_argument("--rate", type=_positive_float, default=1000.0, help="messages per second")
+    p.add_argument("--limit", type=int, default=None)
+    p.set_defaults(handler=_cmd_produce)
+
+    p = sub.add_parser("refine", help="bronze -> silver (typed, deduplicated, PII tokenised) -> gold features")
+    p.add_argument("--as-of-version", type=int, default=None, help="read bronze at this Delta version")
+    p.add_argument("--as-of-timestamp", default=None, help="read bronze as of this timestamp")
+    p.set_defaults(handler=_cmd_refine)
+
+    p = sub.add_parser("erase", help="LGPD erasure of one person from every layer")
+    p.add_argument("--cpf-cnpj", required=True)
+    p.set_defaults(handler=_cmd_erase)
+
+    p = sub.add_parser("demo", help="run the whole pipeline end to end and print where to look")
+    p.add_argument("--scale", type=_positive_float, default=1.0)
+    p.add_argument("--seed", type=int, default=42)
+    p.set_defaults(handler=_cmd_demo)
+    return parser
+
+
+def configure_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    for noisy in ("py4j", "urllib3", "neo4j", "httpx"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    configure_logging(args.verbose)
+    try:
+        rc = args.handler(args)
+    except PixringError as exc:
+        print(f"pixring {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return int(rc or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""pixring streaming."""
