@@ -1,8 +1,9 @@
 """Resolve the project's JVM dependencies with ``mvn`` into ``$PIXRING_HOME/jars/<group>``.
 
-Each group has a pom under ``infra/`` (``maven/spark``, ``maven/kafka``, ``neo4j``). Resolution is skipped
-when the pom has not changed since the last successful run (a stamp file holds its hash), so a warm
-``make setup`` costs nothing. Spark's own Ivy resolution is never used: it ignores Maven settings.
+Each group has a pom under ``infra/`` (``maven/spark``, ``maven/kafka``, ``neo4j``), except ``graphx``: a
+small Java bridge compiled with ``javac`` against the jars pyspark ships (``infra/graphx``). A group is
+rebuilt only when its folder changed since the last successful run (a stamp file holds its hash), so a
+warm ``make setup`` costs nothing. Spark's own Ivy resolution is never used: it ignores Maven settings.
 """
 
 from __future__ import annotations
@@ -26,8 +27,9 @@ INFRA = Path(__file__).resolve().parent
 @dataclass(frozen=True)
 class JarGroup:
     name: str
-    pom: Path
+    spec: Path  # the pom.xml (mvn) or the source folder (javac)
     goals: tuple[str, ...] = ("dependency:copy-dependencies",)
+    builder: str = "mvn"  # or "javac": compile src/ against pyspark's jars into one jar
     # jars whose artifactId pyspark already ships are dropped (a second copy on the classpath conflicts)
     skip_pyspark_duplicates: bool = False
 
@@ -36,6 +38,7 @@ GROUPS: dict[str, JarGroup] = {
     "spark": JarGroup("spark", INFRA / "maven" / "spark" / "pom.xml", skip_pyspark_duplicates=True),
     "kafka": JarGroup("kafka", INFRA / "maven" / "kafka" / "pom.xml"),
     "neo4j": JarGroup("neo4j", INFRA / "neo4j" / "pom.xml", goals=("package", "dependency:copy-dependencies")),
+    "graphx": JarGroup("graphx", INFRA / "graphx" / "src", builder="javac"),
 }
 
 _VERSIONED = re.compile(r"^(?P<artifact>.+)-\d+(?:\.\d+)+[\w.\-]*\.jar$")
@@ -55,9 +58,13 @@ def pyspark_jars_dir() -> Path:
 
 def _fingerprint(group: JarGroup) -> str:
     h = hashlib.sha256()
-    for path in sorted(group.pom.parent.rglob("*")):
+    if group.builder == "javac":
+        import pyspark
+
+        h.update(pyspark.__version__.encode())
+    for path in sorted(group.spec.parent.rglob("*")):
         if path.is_file() and "target" not in path.parts:
-            h.update(path.relative_to(group.pom.parent).as_posix().encode())
+            h.update(path.relative_to(group.spec.parent).as_posix().encode())
             h.update(path.read_bytes())
     return h.hexdigest()
 
@@ -75,31 +82,18 @@ def resolve(name: str, force: bool = False) -> Path:
     if not force and stamp.exists() and stamp.read_text() == fingerprint:
         log.debug("jars %s up to date in %s", name, out)
         return out
-    if shutil.which("mvn") is None:
-        raise PixringError("mvn not found on PATH: install Maven (apt-get install maven)")
-    log_file = get_settings().paths.logs / f"mvn-{name}.log"
+    tool = group.builder
+    if shutil.which(tool) is None:
+        raise PixringError(f"{tool} not found on PATH: run `make setup` (infra/install-system-packages.sh)")
+    log_file = get_settings().paths.logs / f"{tool}-{name}.log"
     log_file.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    cmd = [
-        "mvn", "-B", "-q", "-f", str(group.pom), *group.goals,
-        f"-DoutputDirectory={tmp}", "-DincludeScope=runtime",
-    ]
-    log.info("resolving %s jars with mvn (log: %s)", name, log_file)
-    with log_file.open("w") as fh:
-        rc = subprocess.run(cmd, stdout=fh, stderr=subprocess.STDOUT, check=False).returncode
-    if rc != 0:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise PixringError(f"jar resolution for {name} failed (mvn exit {rc}); see {log_file}")
-    if group.skip_pyspark_duplicates:
-        shipped = {artifact_id(p.name) for p in pyspark_jars_dir().glob("*.jar")}
-        for jar in tmp.glob("*.jar"):
-            if artifact_id(jar.name) in shipped or artifact_id(jar.name) == "shims":
-                jar.unlink()
-    target = Path(group.pom.parent, "target")
-    for built in target.glob("*.jar") if target.exists() else ():
-        shutil.copy2(built, tmp / built.name)
+    if tool == "javac":
+        _javac(group, tmp, log_file)
+    else:
+        _mvn(group, tmp, log_file)
     (tmp / ".stamp").write_text(fingerprint)
     shutil.rmtree(out, ignore_errors=True)
     tmp.rename(out)
@@ -107,8 +101,46 @@ def resolve(name: str, force: bool = False) -> Path:
     return out
 
 
+def _run_logged(cmd: list[str], log_file: Path, what: str, tmp: Path) -> None:
+    with log_file.open("w") as fh:
+        rc = subprocess.run(cmd, stdout=fh, stderr=subprocess.STDOUT, check=False).returncode
+    if rc != 0:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise PixringError(f"{what} failed (exit {rc}); see {log_file}")
+
+
+def _javac(group: JarGroup, tmp: Path, log_file: Path) -> None:
+    classes = tmp / "classes"
+    sources = [str(p) for p in sorted(group.spec.rglob("*.java"))]
+    log.info("compiling %s bridge with javac (log: %s)", group.name, log_file)
+    _run_logged(
+        ["javac", "--release", "17", "-d", str(classes), "-cp", str(pyspark_jars_dir() / "*"), *sources],
+        log_file, f"javac for {group.name}", tmp,
+    )
+    _run_logged(["jar", "cf", str(tmp / f"pixring-{group.name}.jar"), "-C", str(classes), "."],
+                log_file, f"jar for {group.name}", tmp)
+    shutil.rmtree(classes)
+
+
+def _mvn(group: JarGroup, tmp: Path, log_file: Path) -> None:
+    cmd = [
+        "mvn", "-B", "-q", "-f", str(group.spec), *group.goals,
+        f"-DoutputDirectory={tmp}", "-DincludeScope=runtime",
+    ]
+    log.info("resolving %s jars with mvn (log: %s)", group.name, log_file)
+    _run_logged(cmd, log_file, f"jar resolution for {group.name} (mvn)", tmp)
+    if group.skip_pyspark_duplicates:
+        shipped = {artifact_id(p.name) for p in pyspark_jars_dir().glob("*.jar")}
+        for jar in tmp.glob("*.jar"):
+            if artifact_id(jar.name) in shipped or artifact_id(jar.name) == "shims":
+                jar.unlink()
+    target = Path(group.spec.parent, "target")
+    for built in target.glob("*.jar") if target.exists() else ():
+        shutil.copy2(built, tmp / built.name)
+
+
 def resolve_all(force: bool = False) -> dict[str, Path]:
-    return {name: resolve(name, force) for name in GROUPS if GROUPS[name].pom.exists()}
+    return {name: resolve(name, force) for name, group in GROUPS.items() if group.spec.exists()}
 
 
 def classpath(name: str) -> list[Path]:

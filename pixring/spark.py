@@ -1,4 +1,4 @@
-"""The one Spark factory: ``get_spark(settings)`` wires Delta Lake and the Kafka source/sink.
+"""The one Spark factory: ``get_spark(settings)`` wires Delta Lake, the Kafka source/sink and GraphX.
 
 Jars come from ``$PIXRING_HOME/jars/spark`` (resolved by mvn, see :mod:`infra.jars`) and are handed to
 Spark as ``spark.jars``. Jobs receive the session as an argument; nothing else creates one.
@@ -29,7 +29,7 @@ def get_spark(settings: Settings | None = None, **extra_conf: str) -> SparkSessi
     settings = settings or get_settings()
     sp = settings.spark
     os.environ.setdefault("PYSPARK_PYTHON", os.sys.executable)
-    jars = ",".join(str(p) for p in classpath("spark"))
+    jars = ",".join(str(p) for p in [*classpath("spark"), *classpath("graphx")])
     warehouse = settings.paths.home / "spark-warehouse"
     builder = (
         SparkSession.builder.master(sp.master)
