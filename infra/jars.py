@@ -134,9 +134,6 @@ def _mvn(group: JarGroup, tmp: Path, log_file: Path) -> None:
         for jar in tmp.glob("*.jar"):
             if artifact_id(jar.name) in shipped or artifact_id(jar.name) == "shims":
                 jar.unlink()
-    target = Path(group.spec.parent, "target")
-    for built in target.glob("*.jar") if target.exists() else ():
-        shutil.copy2(built, tmp / built.name)
 
 
 def resolve_all(force: bool = False) -> dict[str, Path]:

@@ -321,7 +321,10 @@ class Neo4jService(Service):
         n = self.settings.neo4j
         cp = os.pathsep.join(str(p) for p in classpath("neo4j"))
         return [
-            java_bin(), f"-Xmx{n.heap}", "-Xms128m", "-XX:+UseG1GC", "-Djava.awt.headless=true",
+            java_bin(), f"-Xmx{n.heap}", "-Xms64m", "-XX:+UseG1GC", "-Djava.awt.headless=true",
+            # the page cache's fast path needs these (Neo4j's own launcher passes them too)
+            "--add-opens=java.base/java.nio=ALL-UNNAMED", "--add-opens=java.base/java.io=ALL-UNNAMED",
+            "--add-opens=java.base/sun.nio.ch=ALL-UNNAMED",
             "-cp", cp, "pixring.neo4j.Launcher",
             "--home", str(self.home / "db"),
             "--bolt", f"{n.host}:{n.bolt_port}",
