@@ -118,6 +118,42 @@ def _cmd_erase(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_graph_build(args: argparse.Namespace) -> int:
+    from graph.build import build_graph, reproduce
+    from pixring.settings import get_settings
+
+    if args.as_of_build:
+        print(reproduce(_spark(), get_settings(), args.as_of_build))
+    else:
+        print(build_graph(_spark(), get_settings(), force=args.force))
+    return 0
+
+
+def _cmd_graph_rebuild(args: argparse.Namespace) -> int:
+    from graph.build import parse_interval, rebuild_every
+    from pixring.settings import get_settings
+
+    every = parse_interval(args.every)
+    rebuild_every(_spark(), get_settings(), every, max_runs=args.max_runs, force=args.force)
+    return 0
+
+
+def _cmd_graph_evaluate(args: argparse.Namespace) -> int:
+    from graph.evaluate import evaluate
+    from pixring.settings import get_settings
+
+    print(evaluate(_spark(), get_settings(), Path(args.truth)))
+    return 0
+
+
+def _cmd_graph_load_neo4j(args: argparse.Namespace) -> int:
+    from graph.neo4j_load import load_neo4j
+    from pixring.settings import get_settings
+
+    print(load_neo4j(_spark(), get_settings(), batch_size=args.batch_size))
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from pixring.demo import run_demo
 
@@ -173,6 +209,25 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("erase", help="LGPD erasure of one person from every layer")
     p.add_argument("--cpf-cnpj", required=True)
     p.set_defaults(handler=_cmd_erase)
+
+    p = sub.add_parser("graph", help="the graph of chaves, usuarios and dispositivos: build, rings, Neo4j")
+    graph_sub = p.add_subparsers(dest="graph_command", required=True, metavar="GRAPH_COMMAND")
+    g = graph_sub.add_parser("build", help="silver -> graph, motifs, communities, ring candidates (gold)")
+    g.add_argument("--force", action="store_true", help="rebuild even if silver did not change")
+    g.add_argument("--as-of-build", default=None, metavar="BUILD_ID",
+                   help="reproduce a past build from the silver versions it recorded")
+    g.set_defaults(handler=_cmd_graph_build)
+    g = graph_sub.add_parser("rebuild", help="run graph builds periodically (no-op while silver is unchanged)")
+    g.add_argument("--every", default="15m", help="interval, e.g. 30s, 15m, 1h (default 15m)")
+    g.add_argument("--max-runs", type=int, default=None, help="stop after this many runs (default: never)")
+    g.add_argument("--force", action="store_true", help="the first run rebuilds even if silver did not change")
+    g.set_defaults(handler=_cmd_graph_rebuild)
+    g = graph_sub.add_parser("evaluate", help="ring candidates against datagen's ground truth (_truth/)")
+    g.add_argument("--truth", required=True, help="the _truth folder (or the datagen output folder)")
+    g.set_defaults(handler=_cmd_graph_evaluate)
+    g = graph_sub.add_parser("load-neo4j", help="load the gold graph and ring candidates into Neo4j")
+    g.add_argument("--batch-size", type=int, default=5000)
+    g.set_defaults(handler=_cmd_graph_load_neo4j)
 
     p = sub.add_parser("demo", help="run the whole pipeline end to end and print where to look")
     p.add_argument("--scale", type=_positive_float, default=1.0)

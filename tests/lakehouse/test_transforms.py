@@ -1,0 +1,239 @@
+"""The pure transforms on tiny in-memory frames (real Spark, no tables), and the Delta helpers on tiny tables.
+
+Each test collects once or twice: the rules are checked on many rows at a time, not row by row.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import random
+from datetime import datetime
+from decimal import Decimal
+
+import pytest
+from hypothesis import given, settings as hsettings, strategies as st
+
+import minilake as ml
+
+pytestmark = pytest.mark.spark
+
+
+# -------------------------------------------------------------------------------------- documents
+@hsettings(max_examples=3, deadline=None)
+@given(st.lists(st.text(alphabet="0123456789.-/ ", max_size=18), min_size=40, max_size=40), st.randoms())
+def test_cpf_cnpj_check_digits_agree_with_the_reference(spark, texts, rnd) -> None:
+    from pyspark.sql import functions as F
+
+    from datagen.documents import is_valid_cnpj, is_valid_cpf
+    from lakehouse.transforms import conform as C
+
+    valid = [ml.cpf(f"{rnd.randrange(10**9):09d}") for _ in range(15)] + \
+        [ml.cnpj(f"{rnd.randrange(10**12):012d}") for _ in range(15)]
+    corrupted = [v[:-1] + str((int(v[-1]) + 1) % 10) for v in valid[:10]]
+    values = texts + valid + corrupted + ["11111111111", "00000000000000", "123.456.789-09"]
+    df = spark.createDataFrame([(v,) for v in values], "v string").withColumn("c", C.clean(F.col("v")))
+    df = df.withColumn("d", C.document(F.col("c")))
+    got = {r.v: r.ok for r in df.select("v", C.is_valid_document(F.col("d")).alias("ok")).collect()}
+    for v in values:
+        digits = "".join(ch for ch in v if ch.isdigit())
+        expected = is_valid_cpf(digits) or is_valid_cnpj(digits)
+        assert got[v] == expected, v
+
+
+def test_conform_phones_emails_keys_and_money(spark) -> None:
+    from pyspark.sql import functions as F
+
+    from lakehouse.transforms import conform as C
+
+    rows = [
+        ("(11) 98765-4321", "  Ana.Souza@Example.COM ", "123.456.789-09", "1234.5", "2026-09-10T09:10:00"),
+        ("+55 21 98765-0002", "x@y.com", "+55 (21) 98765-0002", "-3", "2026-09-10 09:10:00"),
+        ("5531987650003", "", "0F8FAD5B-D9CB-469F-A165-70867728950E", "1.005", "10/09/2026"),
+        ("abc", None, "Eva.Melo@Example.com", "1e3", "2026-02-30T00:00:00"),
+    ]
+    df = spark.createDataFrame(rows, "tel string, email string, key string, money string, ts string")
+    cleaned = df.select(*[C.clean(F.col(c)).alias(c) for c in df.columns])
+    out = cleaned.select(
+        C.phone_e164(F.col("tel")).alias("tel"), C.email(F.col("email")).alias("email"),
+        C.pix_key(F.col("key")).alias("key"), C.parse_money(F.col("money")).alias("money"),
+        C.parse_ts(F.col("ts")).alias("ts"),
+    ).withColumn("kind", C.key_type(F.col("key"))).collect()
+    assert [r.tel for r in out] == ["+5511987654321", "+5521987650002", "+5531987650003", "abc"]
+    assert [r.email for r in out] == ["ana.souza@example.com", "x@y.com", None, None]
+    assert [r.key for r in out] == ["12345678909", "+5521987650002", "0f8fad5b-d9cb-469f-a165-70867728950e",
+                                    "eva.melo@example.com"]
+    assert [r.kind for r in out] == ["cpf", "telefone", "aleatoria", "email"]
+    assert [r.money for r in out] == [Decimal("1234.50"), Decimal("-3.00"), None, None]
+    assert out[0].ts == out[1].ts and out[0].ts is not None
+    assert out[2].ts is None and out[3].ts is None
+
+
+def test_hmac_tokens_are_real_hmac_sha256_and_names_are_masked(spark) -> None:
+    from pydantic import SecretStr
+    from pyspark.sql import functions as F
+
+    from lakehouse.transforms import conform as C
+    from lakehouse.transforms.tokenise import token, token_udf
+
+    secret = SecretStr("a-test-secret")
+    values = ["12345678909", "ana.souza@example.com", "+5511987650001", None]
+    df = spark.createDataFrame([(v, "Maria da Silva") for v in values], "v string, nome string")
+    out = df.select(token_udf(secret)(F.col("v")).alias("t"), C.mask_name(F.col("nome")).alias("m")).collect()
+    for v, r in zip(values, out):
+        if v is None:
+            assert r.t is None
+        else:
+            assert r.t == hmac.new(b"a-test-secret", v.encode(), hashlib.sha256).hexdigest() == token(v, secret)
+            assert r.t != hashlib.sha256(("a-test-secret" + v).encode()).hexdigest()
+    assert out[0].m == "M*** d*** S***"
+    assert token("x", SecretStr("other")) != token("x", secret)
+
+
+# -------------------------------------------------------------------------------------- validation
+def test_kafka_records_are_parsed_and_bad_ones_get_reasons(spark) -> None:
+    from pyspark.sql import functions as F
+
+    from lakehouse.transforms import validate as V
+
+    values = [json_value(t) for t in ml.STREAM_VALID[:2]] + [v for v, _ in ml.STREAM_BROKEN] + [None]
+    raw = spark.createDataFrame(
+        [("t", 0, i, f"kafka://t/0", datetime(2026, 9, 12), "b", f"h{i}", v) for i, v in enumerate(values)],
+        "_kafka_topic string, _kafka_partition int, _kafka_offset long, _source_file string, "
+        "_ingested_at timestamp, _batch_id string, _record_hash string, _raw_value string",
+    )
+    checked = V.validate(V.prepare_stream(raw), "transacoes_pix", max_chars=512)
+    got = {r._seq: r for r in checked.select("_seq", "_reasons", "valor", "id_transacao").collect()}
+    assert got[0]._reasons == [] and got[0].valor == "25.5" and got[0].id_transacao == "TX0000000201"
+    assert got[1]._reasons == []
+    for i, (_, reason) in enumerate(ml.STREAM_BROKEN, start=2):
+        assert reason in got[i]._reasons, (reason, got[i]._reasons)
+    assert "bad_json" in got[len(values) - 1]._reasons  # a tombstone (NULL value) is kept and quarantined
+    assert F is not None
+
+
+def json_value(t: tuple) -> str:
+    import json
+
+    from datagen.schema import COLUMNS
+
+    doc = {"schema_version": 1, **dict(zip(COLUMNS["transacoes_pix"], t))}
+    doc["valor"] = float(doc["valor"])
+    return json.dumps(doc)
+
+
+def test_classify_keeps_the_newest_valid_version_and_counts_every_row(spark) -> None:
+    from lakehouse.transforms import validate as V
+
+    base = ["U00000001", "5000.00", "2000.00"]
+    rows = [
+        (*base, "2024-01-01T00:00:00", "b1", datetime(2026, 9, 1), "h1"),
+        ("U00000001", "9000.00", "3000.00", "2026-09-15T10:00:00", "b2", datetime(2026, 9, 2), "h2"),
+        ("U00000001", "9500.00", "3000.00", "2025-01-01T00:00:00", "b3", datetime(2026, 9, 3), "h3"),  # older version
+        ("U00000002", "0", "100.00", "2024-01-01T00:00:00", "b1", datetime(2026, 9, 1), "h4"),
+    ]
+    df = spark.createDataFrame(rows, "id_usuario string, limite_diario string, limite_por_transacao string, "
+                                     "data_atualizacao string, _batch_id string, _ingested_at timestamp, "
+                                     "_record_hash string")
+    prepared = V.prepare_file(df.selectExpr("*", "cast(null as string) _malformed_line", "'f' _source_file"),
+                              "limites_transacoes")
+    out = {r._record_hash: r for r in V.classify(V.validate(prepared, "limites_transacoes", 512),
+                                                 "limites_transacoes").collect()}
+    assert out["h2"]._status == "silver"  # the latest data_atualizacao wins, not the latest ingestion
+    assert out["h1"]._status == out["h3"]._status == "duplicate"
+    assert out["h4"]._status == "quarantine" and out["h4"]._reasons == ["not_positive:limite_diario"]
+
+
+def test_reconcile_flags_a_batch_that_does_not_add_up(spark) -> None:
+    from lakehouse.transforms.reconcile import reconcile
+
+    bronze = spark.createDataFrame([("t", "b1", 10, 1), ("t", "b2", 5, 0)],
+                                   "_bronze_table string, _batch_id string, bronze long, duplicates long")
+    silver = spark.createDataFrame([("b1",)] * 7 + [("b2",)] * 4, "_batch_id string")
+    quarantine = spark.createDataFrame([("t", "b1")] * 2, "bronze_table string, batch_id string")
+    got = {r.batch_id: (r.bronze, r.silver, r.quarantine, r.duplicates, r.ok)
+           for r in reconcile(bronze, silver, quarantine).collect()}
+    assert got == {"b1": (10, 7, 2, 1, True), "b2": (5, 4, 0, 0, False)}
+
+
+# -------------------------------------------------------------------------------- enrich, features
+def _tx_frame(spark, rows):
+    from lakehouse.schemas import SILVER
+
+    schema = SILVER["transacoes_pix"]
+    names = schema.fieldNames()
+    full = []
+    for r in rows:
+        d = {n: None for n in names}
+        d.update(r)
+        d["data"] = d["timestamp"].date()
+        d["noturna"] = d["timestamp"].hour >= 20 or d["timestamp"].hour < 6
+        for n in ("canal", "_batch_id", "_record_hash", "tipo_transacao", "chave_pix_origem", "chave_pix_destino"):
+            d[n] = d[n] or "x"
+        d["_ingested_at"] = d["_ingested_at"] or datetime(2026, 9, 30)
+        full.append(tuple(d[n] for n in names))
+    return spark.createDataFrame(full, schema)
+
+
+def test_behaviour_features_velocity_forwarding_night_and_new_device(spark) -> None:
+    from lakehouse.transforms import features
+
+    def tx(i, hh, mm, src, dst, valor, status="concluida", new=False):
+        return {"id_transacao": f"TX{i:010d}", "timestamp": datetime(2026, 9, 10, hh, mm), "valor": Decimal(valor),
+                "id_usuario_origem": src, "id_usuario_destino": dst, "status": status, "dispositivo_novo": new,
+                "idade_conta_origem_h": 10.0, "idade_conta_destino_h": 20.0 + i}
+
+    rows = [
+        tx(1, 9, 0, "V1", "M", "100.00", new=True), tx(2, 9, 10, "V2", "M", "200.00"), tx(3, 9, 20, "V3", "M", "300.00"),
+        tx(4, 9, 50, "M", "C", "550.00"),  # M forwards 550 of the 600 received within the hour
+        tx(5, 23, 0, "M", "C", "10.00"),  # at night, hours later
+        tx(6, 9, 55, "V1", "M", "5.00", status="rejeitada"),
+    ]
+    feats = {r.entity: r for r in features.behaviour(features.user_events(_tx_frame(spark, rows))).collect()}
+    m = feats["M"]
+    assert (m.n_tx_in, m.n_tx_out, m.max_tx_in_1h, m.max_tx_in_24h) == (3, 2, 3, 3)
+    assert m.n_contrapartes_in == 3 and m.n_contrapartes_out == 1
+    assert m.valor_repassado_1h == Decimal("560.00") or m.valor_repassado_1h == Decimal("550.00")
+    assert m.pct_repasse_1h == pytest.approx(float(m.valor_repassado_1h) / 600)
+    assert m.pct_noturno == pytest.approx(1 / 5)
+    assert m.idade_na_primeira_tx_h == pytest.approx(21.0)  # age as receiver of the first transfer
+    assert feats["V1"].n_tx_dispositivo_novo == 1 and feats["V1"].n_tx_rejeitadas_out == 1
+    assert feats["C"].pct_repasse_1h == 0.0
+
+
+def test_preceding_login_device_is_carried_to_each_transfer(spark) -> None:
+    from lakehouse.transforms import enrich
+
+    logins = spark.createDataFrame([
+        ("U1", datetime(2026, 9, 10, 8, 0), "sucesso", "D1"),
+        ("U1", datetime(2026, 9, 10, 9, 0), "falha", "D9"),  # a failed login does not count
+        ("U1", datetime(2026, 9, 10, 9, 30), "sucesso", "D2"),
+    ], "id_usuario string, timestamp timestamp, status string, id_dispositivo string")
+    tx = spark.createDataFrame([
+        ("T1", "U1", datetime(2026, 9, 10, 9, 10)), ("T2", "U1", datetime(2026, 9, 10, 9, 30)),
+        ("T0", "U1", datetime(2026, 9, 10, 7, 0)), ("T3", None, datetime(2026, 9, 10, 9, 40)),
+    ], "id_transacao string, id_usuario_origem string, timestamp timestamp")
+    got = {r.id_transacao: r.id_dispositivo_login for r in enrich._preceding_login(tx, logins).collect()}
+    assert got == {"T0": None, "T1": "D1", "T2": "D2", "T3": None}
+
+
+# ---------------------------------------------------------------------------------- Delta helpers
+def test_delta_helpers_create_upsert_constrain_and_version(spark, tmp_path) -> None:
+    from pyspark.sql.types import IntegerType, StringType, StructField, StructType
+
+    from lakehouse import delta
+
+    path = str(tmp_path / "t")
+    schema = StructType([StructField("id", StringType(), False), StructField("v", IntegerType(), False)])
+    assert delta.latest_version(spark, path) == -1
+    assert delta.ensure_table(spark, path, schema, checks={"v_positivo": "v > 0"})
+    assert not delta.ensure_table(spark, path, schema)
+    first = delta.upsert(spark, path, spark.createDataFrame([("a", 1), ("b", 2)], schema), ["id"])
+    second = delta.upsert(spark, path, spark.createDataFrame([("a", 5), ("c", 3)], schema), ["id"])
+    assert first == {"inserted": 2, "updated": 0, "deleted": 0}
+    assert second == {"inserted": 1, "updated": 1, "deleted": 1}
+    assert delta.latest_version(spark, path) == 2
+    with pytest.raises(Exception, match="(?i)v_positivo"):
+        spark.createDataFrame([("z", -1)], schema).write.format("delta").mode("append").save(path)
+    assert sorted(tuple(r) for r in spark.read.format("delta").load(path).collect()) == [("a", 5), ("c", 3)]
+    assert random is not None
