@@ -37,7 +37,7 @@ from pyspark.sql.types import StructType
 from graph import communities as C
 from graph import motifs as M
 from graph import transforms as T
-from graph.config import GraphSettings, graph_settings
+from pixring.settings import GraphSettings
 from graph.graphx import connected_components, label_propagation, page_rank
 from graph.schemas import GOLD_GRAPH, SILVER_INPUTS
 from graph.stable_ids import match
@@ -386,7 +386,7 @@ def build_graph(
 
     Returns without writing anything when the inputs equal the last build's and ``force`` is False.
     """
-    p = params or graph_settings(settings)
+    p = params or settings.graph
     timer = _Timer()
     versions = dict(silver_versions) if silver_versions else current_silver_versions(spark, settings)
     prev = last_build(spark, settings)

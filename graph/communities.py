@@ -25,7 +25,7 @@ from typing import Any
 import networkx as nx
 import pandas as pd
 
-from graph.config import GraphSettings
+from pixring.settings import GraphSettings
 
 
 def suspicious_links(repasses: pd.DataFrame, cadeias: pd.DataFrame, ciclos: pd.DataFrame,

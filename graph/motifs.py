@@ -25,7 +25,7 @@ from __future__ import annotations
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
-from graph.config import GraphSettings
+from pixring.settings import GraphSettings
 
 _UNBOUNDED = Window.unboundedPreceding
 

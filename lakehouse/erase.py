@@ -28,7 +28,6 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
 from lakehouse import delta
-from lakehouse.config import lakehouse_settings
 from lakehouse.paths import table_path
 from lakehouse.schemas import FILES, GOLD_KEYS, QUARANTINE_TABLE, SILVER, SILVER_KEYS, STREAM_TABLE
 from lakehouse.transforms import conform as C
@@ -267,9 +266,9 @@ def erase(spark: SparkSession, settings: Settings, cpf_cnpj: str) -> EraseReport
     document = re.sub(r"[^0-9]", "", cpf_cnpj or "")
     if len(document) not in (11, 14):
         raise PixringError("--cpf-cnpj must be a CPF (11 digits) or a CNPJ (14 digits)")
-    retention = lakehouse_settings(settings).vacuum_retention_hours
+    retention = settings.lakehouse.vacuum_retention_hours
     report = EraseReport(mask_document(document), retention)
-    ident = identify(spark, settings, document, lakehouse_settings(settings).parallelism)
+    ident = identify(spark, settings, document, settings.lakehouse.parallelism)
     report.accounts, report.keys, report.transactions = len(ident.ids), ident.registered_keys, len(ident.transactions)
     with delta.commit_metadata(spark, {"pixring": "erase", "lgpd": True}), delta.vacuum_conf(spark, retention):
         tasks = {
@@ -277,7 +276,7 @@ def erase(spark: SparkSession, settings: Settings, cpf_cnpj: str) -> EraseReport
                                  _erase_table(spark, settings, layer, table, cond, cols, retention))
             for (layer, table), (cond, cols) in _targets(ident).items()
         }
-        deleted = delta.run_parallel(tasks, lakehouse_settings(settings).parallelism)
+        deleted = delta.run_parallel(tasks, settings.lakehouse.parallelism)
     report.deleted = {name: n for name, n in deleted.items() if n is not None}
     report.seconds = time.monotonic() - t0
     return report

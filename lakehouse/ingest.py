@@ -25,7 +25,6 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from lakehouse import delta
-from lakehouse.config import lakehouse_settings
 from lakehouse.paths import checkpoint_path, table_path
 from lakehouse.schemas import (
     BRONZE,
@@ -167,7 +166,7 @@ def ingest_files(spark: SparkSession, settings: Settings, source: Path) -> Inges
             todo[table] = (sf, sha, size)
     results = delta.run_parallel(
         {t: (lambda sf=sf, sha=sha: _ingest_one(spark, settings, sf, sha, now)) for t, (sf, sha, _) in todo.items()},
-        lakehouse_settings(settings).parallelism,
+        settings.lakehouse.parallelism,
     )
     for table, (sf, sha, size) in todo.items():
         result = results[table]
@@ -257,7 +256,7 @@ def ingest_stream(spark: SparkSession, settings: Settings, available_now: bool) 
     records available now are in with ``available_now``)."""
     from pyspark.errors import StreamingQueryException
 
-    lh = lakehouse_settings(settings)
+    lh = settings.lakehouse
     ensure_bronze(spark, settings)
     topic = settings.kafka.topic_transactions
     _ensure_topic(settings, topic)

@@ -29,7 +29,6 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from lakehouse import delta
-from lakehouse.config import lakehouse_settings
 from lakehouse.paths import table_path
 from lakehouse.schemas import (
     BRONZE,
@@ -337,7 +336,7 @@ def refine(
     (conform, tokenise, enrich), then write silver, quarantine, gold and the reconciliation together.
     Intermediate frames are materialised once (``localCheckpoint``) so each is computed a single time.
     """
-    lh = lakehouse_settings(settings)
+    lh = settings.lakehouse
     stages: dict[str, float] = {}
     t = time.monotonic()
 

@@ -6,6 +6,8 @@ Logging is configured here, once. User-facing errors (:class:`PixringError`) pri
 from __future__ import annotations
 
 import argparse
+import importlib
+import importlib.util
 import logging
 import sys
 from collections.abc import Callable, Sequence
@@ -233,7 +235,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scale", type=_positive_float, default=1.0)
     p.add_argument("--seed", type=int, default=42)
     p.set_defaults(handler=_cmd_demo)
+
+    # Each later package owns its commands in ``<package>/cli.py``: ``add_commands(sub)`` adds its parser(s).
+    for package in PACKAGE_COMMANDS:
+        importlib.import_module(f"{package}.cli").add_commands(sub)
     return parser
+
+
+#: Packages that contribute subcommands through ``<package>/cli.py:add_commands``.
+PACKAGE_COMMANDS: tuple[str, ...] = tuple(
+    name for name in ("gnn", "streaming", "api")
+    if importlib.util.find_spec(name) is not None and importlib.util.find_spec(f"{name}.cli") is not None
+)
 
 
 def configure_logging(verbose: bool) -> None:

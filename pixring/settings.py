@@ -140,6 +140,129 @@ class SecuritySettings(BaseSettings):
     pii_secret: SecretStr = SecretStr("pixring-local-dev-pii-secret-change-me")
 
 
+class LakehouseSettings(BaseSettings):
+    """Retention, validation limits and the streaming trigger of the lakehouse jobs."""
+
+    model_config = _cfg("PIXRING_LAKEHOUSE_")
+
+    #: VACUUM retention used by ``pixring erase``. Delta's safe default is 168 h (7 days, time travel
+    #: keeps working for that long); 0 removes the erased person's old data files at once (and ends time
+    #: travel to versions before the erasure).
+    vacuum_retention_hours: float = Field(168.0, ge=0)
+    #: A string field longer than this is quarantined (``too_long:<column>``).
+    max_field_chars: int = Field(512, ge=16)
+    #: ``pixring ingest --stream`` (not available-now): micro-batch trigger interval.
+    stream_trigger_seconds: float = Field(5.0, gt=0)
+    #: Upper bound of Kafka records per micro-batch.
+    stream_max_offsets_per_trigger: int = Field(200_000, ge=1)
+    #: Independent Spark jobs (one table's write, one file's append) run this many at a time: on a small
+    #: machine much of a Delta write is driver-side overhead that overlaps well.
+    parallelism: int = Field(3, ge=1, le=16)
+    #: A login device counts as new for a transfer when first seen at most this many hours before it.
+    new_device_hours: float = Field(24.0, gt=0)
+
+
+class GraphSettings(BaseSettings):
+    """Motif windows, score weights and the community/ring-id rules of ``pixring graph build``."""
+
+    model_config = _cfg("PIXRING_GRAPH_")
+
+    # --- repasse / cadeia: a mule passes on what it received, fast and nearly whole ----------------
+    #: the outgoing transfer must leave at most this many minutes after the last money came in
+    repasse_janela_min: float = Field(120.0, gt=0)
+    #: the money passed on may have come in over at most this many hours (batched fake-sale payments)
+    repasse_acumulo_h: float = Field(96.0, gt=0)
+    #: out / in must fall in [min, max]: a mule keeps a small cut (or nothing)
+    repasse_razao_min: float = Field(0.90, gt=0)
+    repasse_razao_max: float = Field(1.02, gt=0)
+    #: a pass-through counts only for an account that passed on at least this share of all the money it
+    #: received in the data (the AML "flow-through ratio"): a mule exists to move money, so nearly all of
+    #: its inflow goes out again; a shop or a person whose one payment happens to match keeps most of it
+    repasse_fracao_min: float = Field(0.25, ge=0, le=1)
+    #: the a->b->c chain motif (single transfer in, single out): window and amount band
+    cadeia_janela_min: float = Field(120.0, gt=0)
+    cadeia_razao_min: float = Field(0.90, gt=0)
+    cadeia_razao_max: float = Field(1.02, gt=0)
+
+    # --- ciclo: money that comes back to where it started, hop after hop --------------------------
+    ciclo_max_len: int = Field(5, ge=3, le=6)
+    #: the whole round trip within this many hours
+    ciclo_janela_h: float = Field(24.0, gt=0)
+
+    # --- fan-in to a young account -----------------------------------------------------------------
+    fan_in_min_remetentes: int = Field(3, ge=2)
+    fan_in_janela_h: float = Field(24.0, gt=0)
+    conta_jovem_dias: float = Field(90.0, gt=0)
+    chave_jovem_dias: float = Field(30.0, gt=0)
+
+    # --- shared devices ------------------------------------------------------------------------------
+    #: a device bound to more users than this is a public terminal or noise: no user-user links from it
+    disp_max_usuarios: int = Field(12, ge=2)
+    #: a shared device counts as recent when it became shared at most this many days before the motifs
+    disp_recente_dias: float = Field(30.0, gt=0)
+
+    # --- communities, rings ------------------------------------------------------------------------
+    #: components of the suspicious subgraph larger than this are split by label propagation
+    comunidade_max: int = Field(40, ge=3)
+    lpa_passos: int = Field(5, ge=1)
+    pagerank_iter: int = Field(10, ge=1)
+    pagerank_reset: float = Field(0.15, gt=0, lt=1)
+    #: a community with at least this risk is a ring candidate
+    risco_min_anel: float = Field(0.5, ge=0, le=1)
+    #: rebuilds: a new community inherits an old id when it holds at least this share of the old one's
+    #: members (or the old one holds this share of the new one's)
+    overlap_min: float = Field(0.5, gt=0, le=1)
+    #: largest community for which networkx counts simple cycles (bounded length) and the diameter
+    nx_max_membros: int = Field(400, ge=3)
+
+
+class ScoringSettings(BaseSettings):
+    """Decision thresholds shared by the streaming scorer and ``POST /v1/score`` (one definition)."""
+
+    model_config = _cfg("PIXRING_SCORING_")
+
+    #: model score at or above which a transaction goes to manual review
+    review_threshold: float = Field(0.5, ge=0, le=1)
+    #: model score at or above which a transaction is blocked
+    block_threshold: float = Field(0.9, ge=0, le=1)
+    #: Pix night rule (BCB Res. 142/2021): 20:00-06:00, R$ 1,000 per transaction for individuals by default
+    night_limit: float = Field(1000.0, gt=0)
+    #: velocity rule: this many payments received by the destination within 10 minutes
+    velocity_10min: int = Field(5, ge=1)
+
+
+class StreamingSettings(BaseSettings):
+    """The Structured Streaming scorer (``pixring stream``)."""
+
+    model_config = _cfg("PIXRING_STREAMING_")
+
+    trigger_seconds: float = Field(1.0, gt=0)
+    max_offsets_per_trigger: int = Field(50_000, ge=1)
+    watermark: str = "10 minutes"
+    metrics_port: int = Field(9108, ge=1, le=65535)
+    #: seconds between checks of the champion alias (reloaded when it moves)
+    model_refresh_seconds: float = Field(30.0, gt=0)
+
+
+class ApiSettings(BaseSettings):
+    """The FastAPI service: bind address and bearer tokens per role (never logged)."""
+
+    model_config = _cfg("PIXRING_API_")
+
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    workers: int = Field(1, ge=1)
+    token_service: SecretStr = SecretStr("pixring-dev-service-token")
+    token_investigator: SecretStr = SecretStr("pixring-dev-investigator-token")
+    token_investigator_pii: SecretStr = SecretStr("pixring-dev-investigator-pii-token")
+    max_nodes: int = Field(500, ge=1)
+    max_edges: int = Field(2000, ge=1)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+
 class Settings:
     """All settings, one typed object per service."""
 
@@ -150,6 +273,11 @@ class Settings:
         self.mlflow = MLflowSettings()
         self.spark = SparkSettings()
         self.security = SecuritySettings()
+        self.lakehouse = LakehouseSettings()
+        self.graph = GraphSettings()
+        self.scoring = ScoringSettings()
+        self.streaming = StreamingSettings()
+        self.api = ApiSettings()
 
     def __repr__(self) -> str:  # secrets stay masked (SecretStr)
         parts = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())

@@ -9,7 +9,7 @@ import pytest
 from pyspark.sql import functions as F
 
 from graph.build import build_graph, compute_graph
-from graph.config import GraphSettings
+from pixring.settings import GraphSettings
 from graph.schemas import GOLD_GRAPH
 from lakehouse.paths import table_path
 from pixring.settings import Settings

@@ -9,7 +9,7 @@ import pytest
 
 from graph import communities as C
 from graph.build import parse_interval
-from graph.config import GraphSettings
+from pixring.settings import GraphSettings
 from graph.evaluate import score_candidates
 from pixring.errors import PixringError
 

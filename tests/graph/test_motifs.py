@@ -10,7 +10,7 @@ import pytest
 
 from graph import motifs as M
 from graph import transforms as T
-from graph.config import GraphSettings
+from pixring.settings import GraphSettings
 
 pytestmark = pytest.mark.spark
 

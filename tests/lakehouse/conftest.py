@@ -28,7 +28,6 @@ for _name in ("lakehouse", "datagen", "pixring"):
 def make_settings(settings) -> Callable[..., object]:
     """``make_settings(home, **env)``: a :class:`Settings` rooted at ``home`` (with the session's jars linked
     in, so a subprocess can start Spark there too), built with extra ``PIXRING_*`` environment values."""
-    from lakehouse.config import LakehouseSettings
     from pixring.settings import Settings
 
     def make(home: Path, **env: str):
@@ -40,9 +39,7 @@ def make_settings(settings) -> Callable[..., object]:
             mp.setenv("PIXRING_HOME", str(home))
             for key, value in env.items():
                 mp.setenv(key, value)
-            made = Settings()
-            made.lakehouse = LakehouseSettings()  # read now, while the environment above is set
-            return made
+            return Settings()  # every sub-settings object reads the environment above now
 
     return make
 
