@@ -37,6 +37,8 @@ class JarGroup:
 GROUPS: dict[str, JarGroup] = {
     "spark": JarGroup("spark", INFRA / "maven" / "spark" / "pom.xml", skip_pyspark_duplicates=True),
     "kafka": JarGroup("kafka", INFRA / "maven" / "kafka" / "pom.xml"),
+    # the Prometheus JMX exporter java agent the Kafka broker runs with (broker metrics on /metrics)
+    "jmx": JarGroup("jmx", INFRA / "maven" / "jmx" / "pom.xml"),
     "neo4j": JarGroup("neo4j", INFRA / "neo4j" / "pom.xml", goals=("package", "dependency:copy-dependencies")),
     "graphx": JarGroup("graphx", INFRA / "graphx" / "src", builder="javac"),
 }

@@ -1,4 +1,4 @@
-"""The local services pixring starts itself: Kafka (KRaft), Neo4j (Bolt) and MLflow.
+"""The local services pixring starts itself: Kafka (KRaft), Neo4j (Bolt), MLflow and Prometheus.
 
 Each service is a child process started in its own session, with a log file under
 ``$PIXRING_HOME/logs`` and a pid file under ``$PIXRING_HOME/run``, a readiness check and ports from
@@ -217,7 +217,8 @@ class KafkaService(Service):
 
     def ports(self) -> list[tuple[str, int]]:
         k = self.settings.kafka
-        return [(k.host, k.port), (k.host, k.controller_port)]
+        return [(k.host, k.port), (k.host, k.controller_port),
+                ("127.0.0.1", self.settings.prometheus.kafka_exporter_port)]
 
     @property
     def config_file(self) -> Path:
@@ -286,8 +287,19 @@ class KafkaService(Service):
         if rc != 0:
             raise PixringError(f"kafka storage format failed (exit {rc}); see {self.log_file}")
 
+    def _jmx_agent(self) -> str:
+        """``-javaagent``: the Prometheus JMX exporter serving broker metrics on 127.0.0.1:<port>/metrics."""
+        from infra.jars import classpath
+
+        agent = next((p for p in classpath("jmx") if p.name.startswith("jmx_prometheus_javaagent")), None)
+        if agent is None:
+            raise PixringError("no jmx_prometheus_javaagent jar: run `make setup` (or `pixring jars`)")
+        rules = Path(__file__).resolve().parent / "prometheus" / "kafka-jmx.yml"
+        return f"-javaagent:{agent}=127.0.0.1:{self.settings.prometheus.kafka_exporter_port}:{rules}"
+
     def command(self) -> list[str]:
-        return self._java("kafka.Kafka", str(self.config_file), heap=self.settings.kafka.heap)
+        cmd = self._java("kafka.Kafka", str(self.config_file), heap=self.settings.kafka.heap)
+        return [cmd[0], self._jmx_agent(), *cmd[1:]]
 
     def is_ready(self) -> bool:
         from confluent_kafka.admin import AdminClient
@@ -375,8 +387,56 @@ class MLflowService(Service):
             return resp.status == 200
 
 
+class PrometheusService(Service):
+    """Debian's ``/usr/bin/prometheus`` with our own config (``infra/prometheus/config.py``), never the
+    Debian systemd unit: storage under ``$PIXRING_HOME/prometheus``, listening on 127.0.0.1 only."""
+
+    name = "prometheus"
+    start_timeout_s = 60.0
+
+    @property
+    def endpoint(self) -> str:
+        return self.settings.prometheus.url
+
+    def ports(self) -> list[tuple[str, int]]:
+        p = self.settings.prometheus
+        return [(p.host, p.port)]
+
+    @property
+    def config_file(self) -> Path:
+        return self.home / "prometheus.yml"
+
+    def prepare(self) -> None:
+        from infra.prometheus.config import write_config
+
+        write_config(self.settings, self.home)
+
+    def command(self) -> list[str]:
+        p = self.settings.prometheus
+        binary = shutil.which(p.binary)
+        if binary is None:
+            raise PixringError(
+                f"{p.binary} not found: run `make setup` (infra/install-system-packages.sh installs "
+                "Debian's prometheus)"
+            )
+        return [
+            binary,
+            f"--config.file={self.config_file}",
+            f"--storage.tsdb.path={self.home / 'data'}",
+            f"--storage.tsdb.retention.time={p.retention}",
+            f"--web.listen-address={p.host}:{p.port}",
+            "--web.enable-lifecycle",  # POST /-/reload after the config is regenerated
+            "--log.level=warn",
+        ]
+
+    def is_ready(self) -> bool:
+        with urllib.request.urlopen(f"{self.settings.prometheus.url}/-/ready", timeout=2) as resp:
+            return resp.status == 200
+
+
 SERVICES: dict[str, type[Service]] = {
     "kafka": KafkaService,
     "neo4j": Neo4jService,
     "mlflow": MLflowService,
+    "prometheus": PrometheusService,
 }

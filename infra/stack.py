@@ -38,6 +38,8 @@ class Stack:
         for s in chosen:
             if s.name in ("kafka", "neo4j"):
                 resolve(s.name)
+            if s.name == "kafka":
+                resolve("jmx")  # the Prometheus JMX exporter agent the broker runs with
         t0 = time.monotonic()
         # start in parallel: the JVMs and MLflow warm up independently
         with ThreadPoolExecutor(max_workers=len(chosen)) as pool:
@@ -56,7 +58,7 @@ class Stack:
 
     def down(self, only: Sequence[str] = ()) -> int:
         for s in self._select(only):
-            print(f"{s.name:7s} {s.stop()}")
+            print(f"{s.name:10s} {s.stop()}")
         return 0
 
     def status(self, only: Sequence[str] = ()) -> int:
@@ -65,6 +67,6 @@ class Stack:
         for st in rows:
             rss = f"{st.rss_mb:7.0f} MiB" if st.rss_mb is not None else "      -    "
             total += st.rss_mb or 0
-            print(f"{st.name:7s} {st.state:8s} pid={st.pid or '-':<8} {rss}  {st.endpoint}")
-        print(f"{'total':7s} {'':8s} {'':12s} {total:7.0f} MiB")
+            print(f"{st.name:10s} {st.state:8s} pid={st.pid or '-':<8} {rss}  {st.endpoint}")
+        print(f"{'total':10s} {'':8s} {'':12s} {total:7.0f} MiB")
         return 0 if all(r.state == "ready" for r in rows) else 1

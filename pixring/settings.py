@@ -257,6 +257,27 @@ class ApiSettings(BaseSettings):
     token_investigator_pii: SecretStr = SecretStr("pixring-dev-investigator-pii-token")
     max_nodes: int = Field(500, ge=1)
     max_edges: int = Field(2000, ge=1)
+    #: seconds between checks of the champion alias and of the gold/silver tables behind the read model
+    refresh_seconds: float = Field(60.0, gt=0)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+
+class PrometheusSettings(BaseSettings):
+    """Prometheus run by ``pixring up`` (Debian's binary, our own config) and the Kafka JMX exporter port."""
+
+    model_config = _cfg("PIXRING_PROMETHEUS_")
+
+    host: str = "127.0.0.1"
+    port: int = Field(9090, ge=1, le=65535)
+    #: how often every target is scraped (short locally so a test sees a scrape within seconds)
+    scrape_interval_seconds: float = Field(5.0, gt=0)
+    retention: str = "7d"
+    #: the JMX exporter java agent inside the Kafka broker serves broker metrics here
+    kafka_exporter_port: int = Field(9404, ge=1, le=65535)
+    binary: str = "/usr/bin/prometheus"
 
     @property
     def url(self) -> str:
@@ -278,6 +299,7 @@ class Settings:
         self.scoring = ScoringSettings()
         self.streaming = StreamingSettings()
         self.api = ApiSettings()
+        self.prometheus = PrometheusSettings()
 
     def __repr__(self) -> str:  # secrets stay masked (SecretStr)
         parts = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())

@@ -1,0 +1,1 @@
+"""Grafana dashboards of pixring, generated as JSON by ``python -m infra.grafana.generate``."""

@@ -1,0 +1,1 @@
+"""Prometheus for the local stack: generated scrape config, alert rules, Kafka JMX exporter rules."""
