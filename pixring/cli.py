@@ -108,7 +108,7 @@ def _cmd_refine(args: argparse.Namespace) -> int:
     from pixring.settings import get_settings
 
     print(refine(_spark(), get_settings(), as_of_version=args.as_of_version,
-                 as_of_timestamp=args.as_of_timestamp))
+                 as_of_timestamp=args.as_of_timestamp, if_changed=args.if_changed))
     return 0
 
 
@@ -206,6 +206,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("refine", help="bronze -> silver (typed, deduplicated, PII tokenised) -> gold features")
     p.add_argument("--as-of-version", type=int, default=None, help="read bronze at this Delta version")
     p.add_argument("--as-of-timestamp", default=None, help="read bronze as of this timestamp")
+    p.add_argument("--if-changed", action="store_true",
+                   help="do nothing when silver was last built from exactly this bronze snapshot")
     p.set_defaults(handler=_cmd_refine)
 
     p = sub.add_parser("erase", help="LGPD erasure of one person from every layer")

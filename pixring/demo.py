@@ -1,7 +1,10 @@
 """``pixring demo``: the whole pipeline end to end on the default data set, then where to look.
 
-Each stage is idempotent, so a second run reuses what is there. Stages are added here as the
-packages that own them land.
+Stages, each idempotent so a second run reuses what is there: services up, datagen, ingest (files already
+landed add nothing), refine (skipped while bronze is unchanged), graph build (skipped while silver is
+unchanged), Neo4j load (hash-skipped), GNN train/register/embed (train skipped while a champion built on this
+graph exists), then the streaming scorer and the API are started and transactions are replayed into Kafka.
+The summary gives rows per layer, rings found vs planted, model metrics, alerts, latency and the URLs.
 """
 
 from __future__ import annotations
@@ -9,48 +12,139 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from pixring.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 
 
-def _stage(name: str, fn: Callable[[], object], summary: dict[str, str]) -> object:
-    print(f"==> {name}", flush=True)
-    t0 = time.monotonic()
-    result = fn()
-    summary[name] = f"{time.monotonic() - t0:6.1f}s"
-    return result
+@dataclass
+class DemoReport:
+    """What the demo did: seconds per stage and the figures each stage reported."""
+
+    raw: Path
+    stages: dict[str, float] = field(default_factory=dict)
+    figures: dict[str, Any] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        lines = ["== pixring demo: summary ==", "", "stages"]
+        lines += [f"  {name:24s} {took:7.1f} s" for name, took in self.stages.items()]
+        lines.append(f"  {'total':24s} {sum(self.stages.values()):7.1f} s")
+        lines += ["", "figures"]
+        lines += [f"  {name:40s} {value}" for name, value in self.figures.items()]
+        return "\n".join(lines)
+
+
+class Demo:
+    """The demo's stages over one settings object (tests run it at a small scale in a temporary home)."""
+
+    def __init__(self, settings: Settings, scale: float = 1.0, seed: int = 42, replay_seconds: float = 60.0,
+                 keep_running: bool = True) -> None:
+        self.settings = settings
+        self.scale = scale
+        self.seed = seed
+        self.replay_seconds = replay_seconds
+        self.keep_running = keep_running
+        self.report = DemoReport(raw=settings.paths.data / f"raw-scale{scale:g}-seed{seed}")
+        self._spark = None
+
+    # ------------------------------------------------------------------------------------ plumbing
+    @property
+    def spark(self):
+        if self._spark is None:
+            from pixring.spark import get_spark
+
+            self._spark = get_spark(self.settings)
+        return self._spark
+
+    def stage(self, name: str, fn: Callable[[], object]) -> object:
+        print(f"==> {name}", flush=True)
+        t0 = time.monotonic()
+        result = fn()
+        self.report.stages[name] = time.monotonic() - t0
+        print(f"    {name}: {self.report.stages[name]:.1f} s", flush=True)
+        return result
+
+    def fig(self, name: str, value: Any) -> None:
+        self.report.figures[name] = value
+
+    # -------------------------------------------------------------------------------------- stages
+    def services(self) -> None:
+        from infra.stack import Stack
+
+        Stack(self.settings).up()
+
+    def datagen(self) -> None:
+        from datagen.generator import generate
+
+        raw = self.report.raw
+        if (raw / "_manifest.json").exists():
+            print(f"    reusing {raw}")
+            return
+        print(f"    {generate(out=raw, scale=self.scale, seed=self.seed, fmt='csv', difficulty='normal', overwrite=True)}")
+
+    def ingest(self) -> None:
+        from lakehouse.ingest import ingest_files
+
+        report = ingest_files(self.spark, self.settings, self.report.raw)
+        print(f"    {report.rows:,} new bronze rows")
+
+    def refine(self) -> None:
+        from lakehouse.refine import refine
+
+        report = refine(self.spark, self.settings, if_changed=True)
+        print("    " + str(report).replace("\n", "\n    ") if report.skipped else "    refined (reconciled)")
+        self._layer_counts()
+
+    def _layer_counts(self) -> None:
+        from lakehouse import delta
+        from lakehouse.paths import table_path
+
+        for layer, table in (("bronze", "transacoes_pix"), ("silver", "transacoes_pix"), ("bronze", "quarantine"),
+                             ("silver", "usuarios"), ("gold", "features_usuario")):
+            path = table_path(self.settings, layer, table)
+            n = self.spark.read.format("delta").load(path).count() if delta.is_table(self.spark, path) else 0
+            self.fig(f"rows {layer}/{table}", f"{n:,}")
+
+    def graph(self) -> None:
+        from graph.build import build_graph
+        from graph.evaluate import evaluate
+
+        report = build_graph(self.spark, self.settings)
+        print(f"    graph build {report.build_id}{' (unchanged silver: reused)' if report.skipped else ''}")
+        ev = evaluate(self.spark, self.settings, self.report.raw / "_truth")
+        self.fig("rings planted / ring candidates", f"{ev.n_rings} / {ev.n_candidates}")
+        self.fig("ring recall (graph candidates)", f"{ev.ring_recall:.1%}")
+        self.fig("candidate precision (graph)", f"{ev.candidate_precision:.1%}")
+
+    def neo4j(self) -> None:
+        from graph.neo4j_load import load_neo4j
+
+        report = load_neo4j(self.spark, self.settings)
+        print("    " + str(report).replace("\n", "\n    "))
+        self.fig("neo4j relationships written", f"{sum(report.rels_written.values()):,}")
+
+    # ---------------------------------------------------------------------------------------- run
+    def run(self) -> DemoReport:
+        self.stage("services up", self.services)
+        self.stage("datagen", self.datagen)
+        self.stage("ingest (bronze)", self.ingest)
+        self.stage("refine (silver, gold)", self.refine)
+        self.stage("graph build + evaluate", self.graph)
+        self.stage("neo4j load", self.neo4j)
+        return self.report
 
 
 def run_demo(scale: float = 1.0, seed: int = 42, settings: Settings | None = None) -> int:
-    from infra.stack import Stack
-
     settings = settings or get_settings()
-    stack = Stack(settings)
-    summary: dict[str, str] = {}
-    raw = settings.paths.data / f"raw-scale{scale:g}-seed{seed}"
-
-    _stage("services up", lambda: stack.up(), summary)
-
-    def _datagen() -> object:
-        from datagen.generator import generate
-
-        if (raw / "transacoes_pix.csv").exists():
-            print(f"    reusing {raw}")
-            return None
-        report = generate(out=raw, scale=scale, seed=seed, fmt="csv", difficulty="normal", overwrite=False)
-        print(f"    {report}")
-        return report
-
-    _stage("datagen", _datagen, summary)
-
-    print("\n== pixring demo: summary ==")
-    for name, took in summary.items():
-        print(f"  {name:20s} {took}")
+    report = Demo(settings, scale=scale, seed=seed).run()
+    print()
+    print(report)
     print("\n== where to look ==")
-    _where(settings, raw)
+    _where(settings, report.raw)
     return 0
 
 

@@ -281,6 +281,9 @@ def test_limit_and_key_changes_are_merged_and_time_travel_rebuilds_the_earlier_s
     from lakehouse.refine import refine
 
     s, root, paths = lake["settings"], lake["root"], lake["paths"]
+    unchanged = refine(spark, s, if_changed=True)  # bronze did not move since the fixture's refine
+    assert unchanged.skipped and unchanged.refine_id == lake["report"].refine_id
+    assert "nothing to do" in str(unchanged)
     b2 = ml.batch2()
     src = root / "batch2"
     ml.write_parquet(src, "limites_transacoes", b2.rows.pop("limites_transacoes"))  # a Parquet delivery
@@ -288,8 +291,8 @@ def test_limit_and_key_changes_are_merged_and_time_travel_rebuilds_the_earlier_s
     ingested = ingest_files(spark, s, src)
     assert ingested.rows == 1 + 1 + 3
 
-    now = refine(spark, s)
-    assert now.ok
+    now = refine(spark, s, if_changed=True)  # bronze moved: a real refine
+    assert now.ok and not now.skipped and now.refine_id != lake["report"].refine_id
     assert now.silver["limites_transacoes"]["updated"] == 1
     assert now.silver["chaves_pix"]["updated"] == 1
     limits = {r.id_usuario: r for r in _table(spark, s, "silver", "limites_transacoes").collect()}
