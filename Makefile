@@ -10,7 +10,7 @@ export PIXRING_HOME ?= $(CURDIR)/var
 # pytest arguments, e.g. `make test PYTEST_ARGS="-k kafka"`
 PYTEST_ARGS ?=
 
-.PHONY: help setup system-packages jars demo test up down status clean
+.PHONY: help setup system-packages jars ui demo test up down status clean
 
 help:
 	@echo "make demo   - install everything, start Kafka/Neo4j/MLflow, run the pipeline, print where to look"
@@ -30,7 +30,10 @@ $(VENV)/.installed: pyproject.toml
 jars: $(VENV)/.installed
 	@$(PIXRING) jars
 
-setup: system-packages $(VENV)/.installed jars
+ui: system-packages
+	@bash api/ui/build.sh
+
+setup: system-packages $(VENV)/.installed jars ui
 
 up: setup
 	@$(PIXRING) up

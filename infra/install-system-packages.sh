@@ -6,6 +6,9 @@ need=()
 command -v java >/dev/null 2>&1 || need+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null 2>&1 || need+=(maven)
 [ -x /usr/bin/prometheus ] || need+=(prometheus)  # its binary and promtool; pixring runs it, not the Debian unit
+command -v npm >/dev/null 2>&1 || need+=(npm)  # vendors the investigator page's graph library (api/ui/build.sh)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)  # headless browser of the investigator page test
+command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing Debian packages: ${need[*]}"
   $SUDO apt-get update -qq

@@ -90,6 +90,8 @@ class Service(ABC):
 
     name: str
     start_timeout_s: float = 90.0
+    #: started only when asked for by name (the pipeline's own commands), not by a plain ``pixring up``
+    on_demand: bool = False
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -434,9 +436,65 @@ class PrometheusService(Service):
             return resp.status == 200
 
 
+class _PixringCommand(Service):
+    """One of pixring's own long-running commands (``pixring stream``, ``pixring api``) run as a service, so the
+    demo can start it in the background and ``pixring down`` stops it. Started only when named (``pixring up
+    stream api``) or by the demo, never by a plain ``pixring up``."""
+
+    on_demand = True
+    start_timeout_s = 180.0
+    args: tuple[str, ...] = ()
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "pixring.cli", *self.args]
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env["PIXRING_HOME"] = str(self.settings.paths.home)
+        return env
+
+
+class StreamService(_PixringCommand):
+    """The Structured Streaming scorer (``pixring stream``); ready when its Prometheus metrics answer."""
+
+    name = "stream"
+    args = ("stream",)
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.settings.streaming.metrics_port}/metrics"
+
+    def ports(self) -> list[tuple[str, int]]:
+        return [("127.0.0.1", self.settings.streaming.metrics_port)]
+
+    def is_ready(self) -> bool:
+        with urllib.request.urlopen(self.endpoint, timeout=2) as resp:
+            return resp.status == 200
+
+
+class ApiService(_PixringCommand):
+    """The FastAPI service (``pixring api``); ready when ``/readyz`` says Neo4j and the read model are there."""
+
+    name = "api"
+    args = ("api",)
+
+    @property
+    def endpoint(self) -> str:
+        return self.settings.api.url
+
+    def ports(self) -> list[tuple[str, int]]:
+        return [(self.settings.api.host, self.settings.api.port)]
+
+    def is_ready(self) -> bool:
+        with urllib.request.urlopen(f"{self.settings.api.url}/readyz", timeout=2) as resp:
+            return resp.status == 200
+
+
 SERVICES: dict[str, type[Service]] = {
     "kafka": KafkaService,
     "neo4j": Neo4jService,
     "mlflow": MLflowService,
     "prometheus": PrometheusService,
+    "stream": StreamService,
+    "api": ApiService,
 }

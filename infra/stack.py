@@ -27,7 +27,10 @@ class Stack:
         unknown = sorted(set(only) - set(self.services))
         if unknown:
             raise PixringError(f"unknown service(s) {', '.join(unknown)}; known: {', '.join(self.services)}")
-        return [s for n, s in self.services.items() if not only or n in only]
+        if only:
+            return [s for n, s in self.services.items() if n in only]
+        # the on-demand services (stream, api) count only while they have been started
+        return [s for s in self.services.values() if not s.on_demand or s.pid() is not None]
 
     def up(self, only: Sequence[str] = ()) -> int:
         from infra.jars import resolve

@@ -162,19 +162,32 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(scale=args.scale, seed=args.seed)
 
 
+BENCHES: tuple[str, ...] = ("datagen", "lakehouse", "graph", "gnn", "stream", "api")
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    import subprocess
+
+    script = Path(__file__).resolve().parent.parent / "bench" / f"bench_{args.name}.py"
+    if not script.is_file():
+        raise PixringError(f"{script} not found: benchmarks run from a source checkout")
+    return subprocess.call([sys.executable, str(script), *args.bench_args])
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pixring", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    services = ["kafka", "neo4j", "mlflow"]
+    services = ["kafka", "neo4j", "mlflow", "prometheus", "stream", "api"]
     for name, handler, text in (
         ("up", _cmd_up, "start the local services (idempotent)"),
         ("down", _cmd_down, "stop the local services, clean stale pid files"),
     ):
         p = sub.add_parser(name, help=text)
         p.add_argument("services", nargs="*", default=[], metavar="SERVICE",
-                       help=f"subset of {', '.join(services)} (default: all)")
+                       help=f"subset of {', '.join(services)} (default: all but stream and api, which start "
+                            "only when named)")
         p.set_defaults(handler=handler)
     sub.add_parser("status", help="report each local service").set_defaults(handler=_cmd_status)
 
@@ -237,6 +250,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scale", type=_positive_float, default=1.0)
     p.add_argument("--seed", type=int, default=42)
     p.set_defaults(handler=_cmd_demo)
+
+    p = sub.add_parser("bench", help="run a benchmark script of bench/ (prints figures; see docs)")
+    p.add_argument("name", choices=BENCHES, help="which benchmark: bench/bench_NAME.py")
+    p.add_argument("bench_args", nargs=argparse.REMAINDER, help="arguments passed to the script (see its --help)")
+    p.set_defaults(handler=_cmd_bench)
 
     # Each later package owns its commands in ``<package>/cli.py``: ``add_commands(sub)`` adds its parser(s).
     for package in PACKAGE_COMMANDS:

@@ -1,0 +1,144 @@
+"""The FastAPI application: routers per resource, problem+json errors, Prometheus metrics, the /ui page.
+
+``create_app(settings)`` builds it; the lifespan opens the Neo4j driver, loads the read model and the MLflow
+champion, and starts their refresh threads (``settings.api.refresh_seconds``).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from api import problems
+from api.deps import AppContext
+from api.graphdb import GraphStore
+from api.pii import AuditLog
+from api.readmodel import ReadModel
+from api.routers import graph, health, rings, score, transactions, users
+from api.scoring import ModelHolder
+from pixring.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+UI_DIR = Path(__file__).parent / "ui" / "static"
+AUDIT_LOG_NAME = "api-audit.log"
+
+
+class _Metrics:
+    """Pure ASGI middleware: request count and latency per route template (never the raw path: it may hold a key)."""
+
+    def __init__(self, app, registry: CollectorRegistry) -> None:
+        self.app = app
+        self.requests = Counter("pixring_api_requests", "API requests", ["method", "route", "status"],
+                                registry=registry)
+        self.latency = Histogram("pixring_api_request_seconds", "API latency", ["route"], registry=registry,
+                                 buckets=(.001, .0025, .005, .01, .02, .05, .1, .25, .5, 1, 2.5))
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status = 500
+
+        async def _send(message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        t0 = time.perf_counter()
+        try:
+            await self.app(scope, receive, _send)
+        finally:
+            route = scope.get("route")
+            path = getattr(route, "path", None) or ("/ui" if scope.get("path", "").startswith("/ui") else "unmatched")
+            dt = time.perf_counter() - t0
+            self.requests.labels(scope.get("method", "?"), path, str(status)).inc()
+            self.latency.labels(path).observe(dt)
+            log.debug("%s %s %d %.1fms", scope.get("method"), path, status, dt * 1000)
+
+
+def build_context(settings: Settings) -> AppContext:
+    registry = CollectorRegistry()
+    ctx = AppContext(
+        settings=settings,
+        graph=GraphStore(settings.neo4j),
+        readmodel=ReadModel(settings.paths.lakehouse, settings.api.refresh_seconds),
+        model=ModelHolder(settings.mlflow.uri, settings.mlflow.model_name),
+        audit=AuditLog(settings.paths.logs / AUDIT_LOG_NAME),
+        extra={"registry": registry},
+    )
+    Gauge("pixring_api_read_model_transactions", "transactions in the read model", registry=registry
+          ).set_function(lambda: len(ctx.readmodel.snapshot.tx))
+    Gauge("pixring_api_read_model_rings", "rings in the read model", registry=registry
+          ).set_function(lambda: len(ctx.readmodel.snapshot.rings))
+    Gauge("pixring_api_model_loaded", "1 when a champion model is loaded", registry=registry
+          ).set_function(lambda: 1.0 if ctx.model.ready else 0.0)
+    return ctx
+
+
+def _load(ctx: AppContext) -> None:
+    ctx.readmodel.load()
+    try:
+        ctx.model.refresh()
+    except Exception as exc:  # noqa: BLE001 - the API serves the graph without a model; /v1/score says 503
+        ctx.model.error = type(exc).__name__
+        log.warning("model not loaded: %s", type(exc).__name__)
+
+
+def _warm_up(ctx: AppContext, settings: Settings) -> None:
+    _load(ctx)
+    ctx.readmodel.start()
+    ctx.model.start(settings.api.refresh_seconds)
+
+
+def create_app(settings: Settings | None = None, *, background: bool = True) -> FastAPI:
+    """The API. ``background=False`` skips the refresh threads (tests refresh explicitly)."""
+    settings = settings or get_settings()
+    ctx = build_context(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if background:
+            # start serving at once: /readyz says 503 until the read model is in, /v1/score 503 until a model is
+            threading.Thread(target=_warm_up, args=(ctx, settings), name="api-warm-up", daemon=True).start()
+        else:
+            _load(ctx)
+        try:
+            yield
+        finally:
+            ctx.readmodel.stop()
+            ctx.model.stop()
+            ctx.graph.close()
+
+    app = FastAPI(
+        title="pixring API",
+        version="1.0.0",
+        description="Pix fraud-ring investigation and inline scoring: subgraphs (Neo4j), rings, fund tracing, "
+                    "transaction scores and alerts. Bearer tokens with roles service / investigator / "
+                    "investigator_pii. Errors are application/problem+json.",
+        lifespan=lifespan,
+        redirect_slashes=False,
+    )
+    app.state.ctx = ctx
+    problems.install(app)
+    for module in (graph, rings, transactions, score, users, health):
+        app.include_router(module.router)
+    app.add_middleware(_Metrics, registry=ctx.extra["registry"])
+
+    @app.get("/", include_in_schema=False)
+    async def root() -> RedirectResponse:
+        return RedirectResponse("/ui/")
+
+    if UI_DIR.is_dir():
+        app.mount("/ui", StaticFiles(directory=UI_DIR, html=True), name="ui")
+    return app

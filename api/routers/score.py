@@ -1,0 +1,27 @@
+"""``POST /v1/score``: synchronous scoring of one transaction for inline decisions."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from fastapi import APIRouter, HTTPException
+
+from api.deps import Ctx, ServiceCaller
+from api.models import ScoreIn, ScoreOut
+from api.pii import key_token
+from api.routers.common import PROTECTED, utc
+from api.scoring import TxInput, score
+
+router = APIRouter(prefix="/v1", tags=["score"])
+
+
+@router.post("/score", response_model=ScoreOut, responses={**PROTECTED, 503: {"description": "no model loaded"}},
+             summary="Score one transaction now (same model, features, rules and decision as the stream)")
+def score_transaction(ctx: Ctx, who: ServiceCaller, body: ScoreIn) -> ScoreOut:
+    if not ctx.model.ready:
+        raise HTTPException(503, "no model loaded")
+    secret = ctx.settings.security.pii_secret
+    ts = utc(body.timestamp) or datetime.now(UTC).replace(tzinfo=None)
+    inp = TxInput(body.valor, ts, key_token(body.chave_pix_origem, secret), key_token(body.chave_pix_destino, secret))
+    out = score(ctx.readmodel.snapshot, ctx.model, inp, ctx.settings.scoring)
+    return ScoreOut(id_transacao=body.id_transacao, fonte="api", **out)

@@ -1,0 +1,143 @@
+"""Inline scoring: the MLflow champion (loaded at start-up, reloaded when the alias moves), the
+transaction features computed from the read model, and the shared rules/decision of :mod:`gnn.serving`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from gnn.serving import TX_DEFAULTS, TX_FEATURES, decide, model_uri, rules
+from pixring.settings import ScoringSettings
+
+from api.readmodel import Snapshot
+
+log = logging.getLogger(__name__)
+
+LOCAL_TZ = ZoneInfo("America/Sao_Paulo")
+NIGHT_START, NIGHT_END = 20, 6
+
+
+@dataclass(frozen=True)
+class TxInput:
+    """One transaction to score: key tokens, amount and time (naive UTC)."""
+
+    valor: float
+    ts: datetime
+    chave_origem: str
+    chave_destino: str
+
+
+def is_night(ts_utc: datetime) -> bool:
+    """20:00-06:00 Brasília time (the Pix night period)."""
+    from datetime import UTC
+
+    hour = ts_utc.replace(tzinfo=UTC).astimezone(LOCAL_TZ).hour
+    return hour >= NIGHT_START or hour < NIGHT_END
+
+
+def features(snap: Snapshot, tx: TxInput) -> dict[str, float]:
+    """:data:`gnn.serving.TX_FEATURES` of one transaction from the read model (defaults when unknown)."""
+    f = dict(TX_DEFAULTS)
+    f["valor"] = float(tx.valor)
+    f["noturna"] = 1.0 if is_night(tx.ts) else 0.0
+    owner_o, owner_d = snap.key_owner(tx.chave_origem), snap.key_owner(tx.chave_destino)
+    f["score_origem"] = snap.user_score(owner_o)
+    f["score_destino"] = snap.user_score(owner_d)
+    f["risco_anel_destino"] = snap.ring_risk_of_user(owner_d)
+    key = snap.keys.get(tx.chave_destino)
+    if key and key.get("data_cadastro"):
+        f["idade_chave_destino_h"] = max(0.0, (tx.ts - key["data_cadastro"]).total_seconds() / 3600.0)
+    n10, _, _ = snap.received_between(tx.chave_destino, tx.ts - timedelta(minutes=10), tx.ts)
+    n60, senders, _ = snap.received_between(tx.chave_destino, tx.ts - timedelta(hours=1), tx.ts)
+    f["recebidos_10min_destino"] = float(n10)
+    f["recebidos_1h_destino"] = float(n60)
+    f["remetentes_distintos_1h_destino"] = float(len(senders))
+    _, _, got = snap.received_between(tx.chave_origem, tx.ts - timedelta(minutes=60), tx.ts)
+    f["repasse_origem"] = 1.0 if got >= 0.9 * float(tx.valor) else 0.0
+    return f
+
+
+class ModelHolder:
+    """The champion pyfunc of ``model_name``; :meth:`refresh` reloads it when the alias points elsewhere."""
+
+    def __init__(self, tracking_uri: str, model_name: str, alias: str = "champion") -> None:
+        self.tracking_uri = tracking_uri
+        self.model_name = model_name
+        self.alias = alias
+        self.model: Any = None
+        self.version: str | None = None
+        self.error: str | None = None
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+
+    @property
+    def ready(self) -> bool:
+        return self.model is not None
+
+    def _client(self):
+        from mlflow import MlflowClient
+
+        return MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
+
+    def refresh(self) -> bool:
+        """Load the champion when its version changed; True when a new model was loaded."""
+        import mlflow
+
+        try:
+            mv = self._client().get_model_version_by_alias(self.model_name, self.alias)
+        except Exception as exc:  # noqa: BLE001 - no model yet: scoring answers 503 until there is one
+            self.error = f"no {self.alias} for {self.model_name} ({type(exc).__name__})"
+            log.warning("model: %s", self.error)
+            return False
+        if mv.version == self.version and self.model is not None:
+            return False
+        t0 = time.monotonic()
+        mlflow.set_tracking_uri(self.tracking_uri)
+        mlflow.set_registry_uri(self.tracking_uri)
+        model = mlflow.pyfunc.load_model(model_uri(self.model_name, self.alias))
+        with self._lock:
+            self.model, self.version, self.error = model, str(mv.version), None
+        log.info("model %s v%s loaded in %.1fs", self.model_name, mv.version, time.monotonic() - t0)
+        return True
+
+    def start(self, every_seconds: float) -> None:
+        def loop() -> None:
+            while not self._stop.wait(every_seconds):
+                try:
+                    self.refresh()
+                except Exception as exc:  # noqa: BLE001
+                    log.warning("model refresh failed: %s", type(exc).__name__)
+
+        threading.Thread(target=loop, name="model-refresh", daemon=True).start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def predict(self, feats: dict[str, float]) -> tuple[float, str]:
+        """(probability, model version) for one feature row."""
+        import pandas as pd
+
+        with self._lock:
+            model, version = self.model, self.version
+        if model is None:
+            raise RuntimeError("no model loaded")
+        frame = pd.DataFrame([[float(feats[c]) for c in TX_FEATURES]], columns=list(TX_FEATURES))
+        out = model.predict(frame)
+        value = out.iloc[0] if hasattr(out, "iloc") else out[0]
+        if hasattr(value, "__len__") and not isinstance(value, str):
+            value = value[-1]
+        return float(value), str(version)
+
+
+def score(snap: Snapshot, holder: ModelHolder, tx: TxInput, scoring: ScoringSettings) -> dict[str, Any]:
+    """Features, model probability, rules and decision for one transaction."""
+    feats = features(snap, tx)
+    prob, version = holder.predict(feats)
+    decision, reasons = decide(prob, rules(feats, scoring), scoring)
+    return {"score": prob, "decisao": decision, "motivos": reasons, "features": feats, "modelo_versao": version}

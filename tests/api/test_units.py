@@ -1,0 +1,71 @@
+"""Pure parts: key canonicalisation/tokens (same as silver), the read model's indexes, the fund-trace rule."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from pydantic import SecretStr
+
+from api.pii import canonical_key, key_token
+from api.readmodel import build_snapshot
+from api.scoring import is_night
+from api.trace import trace
+
+T = datetime(2026, 10, 1, 12, 0, 0)
+
+
+def test_canonical_keys_and_tokens_match_silver_rules() -> None:
+    assert canonical_key(" Ana@Exemplo.COM ") == "ana@exemplo.com"
+    assert canonical_key("+55 (11) 98765-4321") == "+5511987654321"
+    assert canonical_key("123.456.789-09") == "12345678909"
+    assert canonical_key("12.345.678/0001-95") == "12345678000195"
+    assert canonical_key("7D9F0A2B-1C3E-4F5A-8B6C-0D1E2F3A4B5C") == "7d9f0a2b-1c3e-4f5a-8b6c-0d1e2f3a4b5c"
+    secret = SecretStr("s3cret-s3cret")
+    tok = key_token("Ana@Exemplo.com", secret)
+    assert len(tok) == 64 and tok == key_token("ana@exemplo.com", secret)
+    assert key_token(tok, secret) == tok  # a token is passed through
+    assert key_token("ana@exemplo.com", SecretStr("other-secret")) != tok
+
+
+def test_night_is_brasilia_time() -> None:
+    assert is_night(datetime(2026, 10, 2, 1, 0))  # 22:00 in Brasília
+    assert not is_night(datetime(2026, 10, 1, 15, 0))  # 12:00
+    assert is_night(datetime(2026, 10, 1, 8, 30))  # 05:30
+
+
+def _snap(rows):
+    return build_snapshot({"transacoes": [
+        {"id_transacao": i, "timestamp": (T + timedelta(minutes=m)).replace(tzinfo=UTC), "valor": v,
+         "chave_pix_origem": f"k{a}", "chave_pix_destino": f"k{b}", "id_usuario_origem": a,
+         "id_usuario_destino": b, "status": st} for i, a, b, m, v, st in rows]})
+
+
+def test_trace_splits_across_branches_without_double_counting() -> None:
+    snap = _snap([
+        ("t1", "v", "m", 0, 1000.0, "concluida"),
+        ("t2", "m", "a", 10, 600.0, "concluida"),
+        ("t3", "m", "b", 12, 600.0, "concluida"),  # only 400 of it can be the victim's money
+        ("t4", "m", "c", 15, 100.0, "rejeitada"),  # rejected: never followed
+        ("t5", "a", "z", 30, 200.0, "concluida"),
+        ("t6", "a", "z", 3 * 24 * 60, 300.0, "concluida"),  # long after the window: may have drained a
+    ])
+    res = trace(snap, "t1", window=timedelta(hours=24), max_hops=4, max_accounts=100)
+    assert [(h["id_transacao"], h["valor_rastreado"]) for h in res.hops] == [
+        ("t1", 1000.0), ("t2", 600.0), ("t3", 400.0), ("t5", 200.0)]
+    c = res.contas
+    assert c["m"]["retido"] == 0.0 and c["b"]["retido"] == 400.0 and c["z"]["retido"] == 200.0
+    assert c["a"]["saiu_sem_rastreio"] == 300.0 and c["a"]["retido"] == 100.0
+    assert res.recuperavel == 700.0
+    assert trace(snap, "nope", window=timedelta(hours=1), max_hops=2, max_accounts=10) is None
+    capped = trace(snap, "t1", window=timedelta(hours=24), max_hops=4, max_accounts=2)
+    assert capped.truncado and len(capped.contas) <= 2
+
+
+def test_read_model_indexes_and_windows() -> None:
+    snap = _snap([("t1", "v", "m", 0, 10.0, "concluida"), ("t2", "w", "m", 5, 20.0, "concluida"),
+                  ("t3", "w", "m", 50, 30.0, "concluida")])
+    n, senders, total = snap.received_between("km", T, T + timedelta(minutes=10))
+    assert (n, senders, total) == (2, {"kv", "kw"}, 30.0)
+    assert snap.received_between("km", T + timedelta(minutes=1), T + timedelta(minutes=5))[0] == 0
+    assert [t.id for t in snap.outgoing_after("w", T, T + timedelta(hours=1))] == ["t2", "t3"]
+    assert snap.user_score("m") == 0.0 and snap.ring_risk_of_user("m") == 0.0
