@@ -1,0 +1,69 @@
+"""``pixring gnn train | embed | evaluate`` (handlers import torch, Spark and MLflow lazily)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def _spark():
+    from pixring.spark import get_spark
+
+    return get_spark()
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from gnn.train import TrainConfig, run_training
+    from pixring.settings import get_settings
+
+    cfg = TrainConfig(epochs=args.epochs, hidden=args.hidden, lr=args.lr, seed=args.seed,
+                      cut_quantile=args.cut_quantile, minibatch=args.minibatch, batch_size=args.batch_size)
+    print(run_training(_spark(), get_settings(), cfg, model_name=args.model_name))
+    return 0
+
+
+def _cmd_embed(args: argparse.Namespace) -> int:
+    from gnn.embed import run_embed
+    from pixring.settings import get_settings
+
+    print(run_embed(_spark(), get_settings(), model_name=args.model_name, version=args.version,
+                    neo4j=not args.no_neo4j, max_explain=args.max_explain))
+    return 0
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from gnn.evaluate import evaluate_truth
+    from pixring.settings import get_settings
+
+    print(evaluate_truth(get_settings(), args.truth, model_name=args.model_name, version=args.version))
+    return 0
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    """Add ``gnn`` and its subcommands to the ``pixring`` parser."""
+    p = sub.add_parser("gnn", help="the GNN: train + register (MLflow), embed into gold and Neo4j, evaluate")
+    gsub = p.add_subparsers(dest="gnn_command", required=True, metavar="GNN_COMMAND")
+
+    g = gsub.add_parser("train", help="train the GNN, baselines and transaction head; register in MLflow")
+    g.add_argument("--epochs", type=int, default=60)
+    g.add_argument("--hidden", type=int, default=32)
+    g.add_argument("--lr", type=float, default=0.01)
+    g.add_argument("--seed", type=int, default=42)
+    g.add_argument("--cut-quantile", type=float, default=0.7,
+                   help="train on confirmed cases detected before this quantile of detection dates")
+    g.add_argument("--minibatch", action="store_true", help="sampled subgraph batches instead of full batch")
+    g.add_argument("--batch-size", type=int, default=2048)
+    g.add_argument("--model-name", default=None, help="registered model name (default: settings)")
+    g.set_defaults(handler=_cmd_train)
+
+    g = gsub.add_parser("embed", help="score the gold graph with the champion; write gold tables; push to Neo4j")
+    g.add_argument("--version", default=None, help="model version (default: the champion)")
+    g.add_argument("--model-name", default=None)
+    g.add_argument("--no-neo4j", action="store_true", help="do not push the scores onto the Neo4j nodes")
+    g.add_argument("--max-explain", type=int, default=500, help="flagged accounts explained (heaviest first)")
+    g.set_defaults(handler=_cmd_embed)
+
+    g = gsub.add_parser("evaluate", help="a model version's scores against datagen's ground truth (_truth/)")
+    g.add_argument("--truth", required=True, help="the _truth folder (or the datagen output folder)")
+    g.add_argument("--version", default=None, help="model version (default: the champion)")
+    g.add_argument("--model-name", default=None)
+    g.set_defaults(handler=_cmd_evaluate)
