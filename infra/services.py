@@ -282,7 +282,8 @@ class KafkaService(Service):
         if (self.home / "data" / "meta.properties").exists():
             return
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
-        cmd = self._java("kafka.tools.StorageTool", "format", "-t", cluster_id,
+        # "--cluster-id=ID", not "-t ID": a random id may start with "-" and would be read as an option
+        cmd = self._java("kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}",
                          "-c", str(self.config_file), "--ignore-formatted")
         with self.log_file.open("ab") as fh:
             rc = subprocess.run(cmd, stdout=fh, stderr=subprocess.STDOUT, cwd=self.home).returncode

@@ -1,0 +1,60 @@
+"""``pixring stream`` (the scorer) and ``pixring stream-bench`` (its speed benchmark)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def _positive(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
+
+
+def _cmd_stream(args: argparse.Namespace) -> int:
+    import os
+    import time
+
+    from pixring.settings import get_settings
+    from pixring.spark import get_spark
+    from streaming.scorer import run_stream
+
+    settings = get_settings()
+    spark = get_spark(settings)
+    # naive datetimes on the driver mean the session's wall clock (collect and Arrow paths agree)
+    os.environ["TZ"] = spark.conf.get("spark.sql.session.timeZone")
+    time.tzset()
+    report = run_stream(spark, settings, available_now=args.available_now or args.once,
+                        max_seconds=args.max_seconds, allow_no_model=args.allow_no_model,
+                        serve_metrics=not args.no_metrics)
+    print(report)
+    return 0
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from streaming.bench import main
+
+    return main(args)
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    """Add ``stream`` and ``stream-bench`` to the ``pixring`` CLI."""
+    p = sub.add_parser("stream", help="score live Pix transactions from Kafka (Structured Streaming)")
+    p.add_argument("--available-now", action="store_true", help="score what is in the topic now, then stop")
+    p.add_argument("--once", action="store_true", help="same as --available-now")
+    p.add_argument("--max-seconds", type=_positive, default=None, help="stop after this many seconds")
+    p.add_argument("--allow-no-model", action="store_true",
+                   help="start (rules only, score 0) when the registry has no champion yet")
+    p.add_argument("--no-metrics", action="store_true", help="do not serve Prometheus metrics")
+    p.set_defaults(handler=_cmd_stream)
+
+    p = sub.add_parser("stream-bench", help="benchmark the scorer: sustained rate and end-to-end latency")
+    p.add_argument("--source", default=None, help="datagen output folder (default: a synthetic stream)")
+    p.add_argument("--rates", default="1000,2500,5000,7500",
+                   help="comma-separated producer rates (tx/s) to try, in order")
+    p.add_argument("--seconds", type=_positive, default=30.0, help="produce this long at each rate")
+    p.add_argument("--home", default=None, help="PIXRING_HOME for the bench (default: a temporary folder)")
+    p.add_argument("--model-name", default=None,
+                   help="score with this registered model's champion (default: register the toy model)")
+    p.set_defaults(handler=_cmd_bench)

@@ -1,0 +1,58 @@
+"""Prometheus metrics of the scorer, served on ``settings.streaming.metrics_port`` (``/metrics``).
+
+Own registry (not the process default) so that two scorers in one process, e.g. in tests, never clash.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import time
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+log = logging.getLogger(__name__)
+
+
+class StreamMetrics:
+    """Counters, gauges and histograms of one scorer."""
+
+    def __init__(self) -> None:
+        r = self.registry = CollectorRegistry()
+        self.rows = Counter("pixring_stream_rows", "Kafka records processed, by outcome", ["outcome"], registry=r)
+        self.decisions = Counter("pixring_stream_decisions", "Scored transactions by decision", ["decisao"],
+                                 registry=r)
+        self.alerts = Counter("pixring_stream_alerts", "Ring alerts published", registry=r)
+        self.alerts_per_min = Gauge("pixring_stream_alerts_per_minute", "Alerts published in the last 60 s",
+                                    registry=r)
+        self.rows_per_second = Gauge("pixring_stream_rows_per_second",
+                                     "Records per second of the last micro-batch (its size / its duration)",
+                                     registry=r)
+        self.batch_seconds = Histogram(
+            "pixring_stream_batch_duration_seconds", "Micro-batch processing time (foreachBatch)", registry=r,
+            buckets=(0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 30, 60))
+        self.batch_rows = Gauge("pixring_stream_batch_rows", "Records in the last micro-batch", registry=r)
+        self.lag = Gauge("pixring_stream_kafka_lag", "Kafka offsets behind the latest (max over partitions)",
+                         registry=r)
+        self.model_version = Gauge("pixring_stream_model_version",
+                                   "Registered version of the champion model in use (0: none)", registry=r)
+        self.model_loads = Counter("pixring_stream_model_loads", "Champion model (re)loads", registry=r)
+        self.gold_reloads = Counter("pixring_stream_gold_reloads", "Gold lookup reloads", registry=r)
+        self.state_receipts = Gauge("pixring_stream_state_receipts", "Receipts held in the feature state",
+                                    registry=r)
+        self.last_batch = Gauge("pixring_stream_last_batch_timestamp_seconds", "When the last batch ended",
+                                registry=r)
+        self._alert_times: collections.deque[tuple[float, int]] = collections.deque()
+
+    def serve(self, port: int) -> None:
+        """Start the HTTP endpoint (a daemon thread)."""
+        start_http_server(port, addr="0.0.0.0", registry=self.registry)
+        log.info("metrics on :%d/metrics", port)
+
+    def record_alerts(self, n: int) -> None:
+        now = time.monotonic()
+        self.alerts.inc(n)
+        self._alert_times.append((now, n))
+        while self._alert_times and self._alert_times[0][0] < now - 60:
+            self._alert_times.popleft()
+        self.alerts_per_min.set(sum(k for _, k in self._alert_times))

@@ -1,0 +1,86 @@
+"""The champion model: ``models:/<name>@champion`` loaded once, reloaded when the alias moves.
+
+:meth:`ChampionModel.maybe_refresh` asks the registry (``MlflowClient.get_model_version_by_alias``) at most
+every ``settings.streaming.model_refresh_seconds`` and loads the new version before it is used, so a batch
+is always scored by one version, recorded in every row (``modelo_versao``).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import numpy as np
+import pandas as pd
+
+from gnn.serving import TX_FEATURES, model_uri
+from pixring.errors import PixringError
+from pixring.settings import Settings
+
+log = logging.getLogger(__name__)
+
+NO_MODEL = "none"
+
+
+class ChampionModel:
+    """Holds the loaded pyfunc and its registered version."""
+
+    def __init__(self, settings: Settings, alias: str = "champion", required: bool = True) -> None:
+        import mlflow
+
+        self.settings = settings
+        self.name = settings.mlflow.model_name
+        self.alias = alias
+        self.required = required
+        self.version = NO_MODEL
+        self.model = None
+        self.loads = 0
+        self._checked = float("-inf")
+        mlflow.set_tracking_uri(settings.mlflow.uri)
+        mlflow.set_registry_uri(settings.mlflow.uri)
+
+    def _alias_version(self) -> str | None:
+        from mlflow import MlflowClient
+        from mlflow.exceptions import MlflowException
+
+        try:
+            return str(MlflowClient().get_model_version_by_alias(self.name, self.alias).version)
+        except MlflowException as exc:
+            log.warning("no %s@%s in the registry (%s)", self.name, self.alias, str(exc).splitlines()[0][:200])
+            return None
+
+    def maybe_refresh(self, force: bool = False) -> bool:
+        """Check the alias (when due) and load the version it points at; True when a new model was loaded."""
+        now = time.monotonic()
+        if not force and now - self._checked < self.settings.streaming.model_refresh_seconds:
+            return False
+        self._checked = now
+        version = self._alias_version()
+        if version is None:
+            if self.model is None and self.required:
+                raise PixringError(f"no model {model_uri(self.name, self.alias)} in MLflow at "
+                                   f"{self.settings.mlflow.uri} (train one, or run with --allow-no-model)")
+            return False
+        if version == self.version:
+            return False
+        import mlflow.pyfunc
+
+        uri = f"models:/{self.name}/{version}"  # the exact version the alias pointed at
+        self.model = mlflow.pyfunc.load_model(uri)
+        self.version = version
+        self.loads += 1
+        log.info("loaded %s version %s", self.name, version)
+        return True
+
+    def predict(self, features: pd.DataFrame) -> np.ndarray:
+        """One probability per row (0 for every row when no model is loaded: rules only)."""
+        if self.model is None or features.empty:
+            return np.zeros(len(features))
+        out = self.model.predict(features.loc[:, list(TX_FEATURES)].astype("float64"))
+        if isinstance(out, pd.DataFrame):
+            out = out.iloc[:, 0]
+        scores = np.asarray(out, dtype="float64").reshape(-1)
+        if len(scores) != len(features):
+            raise PixringError(f"model {self.name} v{self.version} returned {len(scores)} scores for "
+                               f"{len(features)} rows")
+        return np.clip(np.nan_to_num(scores, nan=0.0), 0.0, 1.0)

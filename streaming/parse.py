@@ -1,0 +1,146 @@
+"""Parse and validate one ``pix.transacoes`` record against :data:`streaming.schemas.TRANSACTION_MESSAGE`.
+
+Pure Python (no Spark): the scorer runs it on the driver over each micro-batch. A record either becomes a
+:class:`Tx` (keys conformed exactly as silver conforms them, still in clear: the caller tokenises them at
+once) or a reason code ``"<code>"`` / ``"<code>:<field>"`` for the DLQ. Nothing raises.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from datagen.schema import STATUS_TRANSACAO, TIPO_TRANSACAO
+from streaming.schemas import SUPPORTED_SCHEMA_VERSIONS, TRANSACTION_MESSAGE
+
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+_EMAIL = re.compile(r"^[a-z0-9._%+\-]+@[a-z0-9.\-]+\.[a-z]{2,}$")
+_PHONE = re.compile(r"^\+55[1-9]{2}[0-9]{8,9}$")
+_DOC_CHARS = re.compile(r"^[0-9./\- ]+$")
+_NON_DIGIT = re.compile(r"[^0-9]")
+_TS_FORMATS = ("%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S")
+MAX_EMAIL_KEY = 77
+MAX_VALOR = 1e13
+
+_STRING_FIELDS = tuple(f.name for f in TRANSACTION_MESSAGE.fields if f.dataType.typeName() == "string")
+_REQUIRED = tuple(f.name for f in TRANSACTION_MESSAGE.fields)
+
+
+@dataclass(frozen=True)
+class Tx:
+    """A valid transaction; ``origem``/``destino`` are canonical CLEAR keys (tokenise before writing)."""
+
+    id_transacao: str
+    timestamp: datetime
+    valor: float
+    origem: str
+    destino: str
+    tipo_transacao: str
+    status: str
+
+
+def canonical_key(v: str) -> str:
+    """The canonical form of a Pix key (same rules as :func:`lakehouse.transforms.conform.pix_key`)."""
+    v = v.strip()
+    low = v.lower()
+    digits = _NON_DIGIT.sub("", v)
+    if "@" in v or _UUID.match(low):
+        return low
+    if v.startswith("+"):
+        return "+" + digits
+    if _DOC_CHARS.match(v) and len(digits) in (11, 14):
+        return digits
+    return v
+
+
+def _check_digit(d: str, weights: range | tuple[int, ...]) -> int:
+    r = sum(int(c) * w for c, w in zip(d, weights)) % 11
+    return 0 if r < 2 else 11 - r
+
+
+def _valid_cpf(d: str) -> bool:
+    return (len(d) == 11 and d.isdigit() and len(set(d)) > 1
+            and _check_digit(d, range(10, 1, -1)) == int(d[9]) and _check_digit(d, range(11, 1, -1)) == int(d[10]))
+
+
+def _valid_cnpj(d: str) -> bool:
+    w1 = (5, 4, 3, 2, 9, 8, 7, 6, 5, 4, 3, 2)
+    return (len(d) == 14 and d.isdigit() and len(set(d)) > 1
+            and _check_digit(d, w1) == int(d[12]) and _check_digit(d, (6, *w1)) == int(d[13]))
+
+
+def key_type(canonical: str) -> str | None:
+    """cpf | cnpj | email | telefone | aleatoria for a well-formed canonical key, else None."""
+    if _valid_cpf(canonical):
+        return "cpf"
+    if _valid_cnpj(canonical):
+        return "cnpj"
+    if _EMAIL.match(canonical) and len(canonical) <= MAX_EMAIL_KEY:
+        return "email"
+    if _PHONE.match(canonical):
+        return "telefone"
+    if _UUID.match(canonical):
+        return "aleatoria"
+    return None
+
+
+def _parse_ts(v: str) -> datetime | None:
+    for fmt in _TS_FORMATS:
+        try:
+            return datetime.strptime(v, fmt)
+        except ValueError:
+            continue
+    return None
+
+
+def parse_record(value: bytes | None, max_field_chars: int = 512) -> Tx | str:
+    """A :class:`Tx`, or the DLQ reason why ``value`` is not a valid schema-1 transaction."""
+    if not value:
+        return "valor_vazio"
+    try:
+        doc = json.loads(value)
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return "json_invalido"
+    if not isinstance(doc, dict):
+        return "nao_objeto"
+    version = doc.get("schema_version")
+    if version is None:
+        return "versao_ausente"
+    if isinstance(version, bool) or not isinstance(version, int) or version not in SUPPORTED_SCHEMA_VERSIONS:
+        return "versao_desconhecida"
+    for name in _REQUIRED:
+        if doc.get(name) is None:
+            return f"campo_ausente:{name}"
+    for name in _STRING_FIELDS:
+        v = doc[name]
+        if not isinstance(v, str):
+            return f"tipo_invalido:{name}"
+        if not v.strip():
+            return f"campo_ausente:{name}"
+        if len(v) > max_field_chars:
+            return f"campo_longo:{name}"
+    valor = doc["valor"]
+    if isinstance(valor, bool) or not isinstance(valor, (int, float)):
+        return "tipo_invalido:valor"
+    valor = float(valor)
+    if not math.isfinite(valor) or valor <= 0 or valor >= MAX_VALOR or abs(valor * 100 - round(valor * 100)) > 1e-6:
+        return "valor_invalido:valor"
+    ts = _parse_ts(doc["timestamp"].strip())
+    if ts is None:
+        return "timestamp_invalido:timestamp"
+    keys = {}
+    for name in ("chave_pix_origem", "chave_pix_destino"):
+        canon = canonical_key(doc[name])
+        if key_type(canon) is None:
+            return f"chave_invalida:{name}"
+        keys[name] = canon
+    tipo, status = doc["tipo_transacao"].strip(), doc["status"].strip()
+    if tipo not in TIPO_TRANSACAO:
+        return "enum_desconhecido:tipo_transacao"
+    if status not in STATUS_TRANSACAO:
+        return "enum_desconhecido:status"
+    return Tx(doc["id_transacao"].strip(), ts, round(valor, 2), keys["chave_pix_origem"],
+              keys["chave_pix_destino"], tipo, status)

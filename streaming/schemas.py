@@ -1,0 +1,96 @@
+"""Schemas of the streaming scorer, once: the Kafka message it parses and the gold table it writes.
+
+* :data:`TRANSACTION_MESSAGE` – the explicit schema of a ``pix.transacoes`` value (see
+  :mod:`lakehouse.producer`); :mod:`streaming.parse` validates every record against it and sends the ones
+  that fail to the DLQ with the reason.
+* :data:`SCORED_TRANSACTIONS` – ``gold/scored_transactions``: one row per transaction id (MERGE on
+  ``id_transacao``), keys only as HMAC tokens (never clear keys), the model's features, score, decision and
+  reasons, and the versions of the model and gold tables that produced them.
+
+Columns may be added, never renamed or removed (the API reads this table).
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from pyspark.sql.types import (
+    ArrayType,
+    BooleanType,
+    DataType,
+    DateType,
+    DecimalType,
+    DoubleType,
+    IntegerType,
+    LongType,
+    StringType,
+    StructField,
+    StructType,
+    TimestampType,
+)
+
+from gnn.serving import TX_FEATURES
+
+SCORED_TABLE: Final[str] = "scored_transactions"
+MONEY: Final[DecimalType] = DecimalType(15, 2)
+
+_S, _D, _TS = StringType(), DoubleType(), TimestampType()
+
+
+def _f(name: str, dtype: DataType, nullable: bool = True) -> StructField:
+    return StructField(name, dtype, nullable)
+
+
+#: ``pix.transacoes`` value, schema version 1 (every field required; extra fields are ignored).
+TRANSACTION_MESSAGE: Final[StructType] = StructType([
+    _f("schema_version", IntegerType(), False),
+    _f("id_transacao", _S, False),
+    _f("timestamp", _S, False),  # local time "YYYY-MM-DDTHH:MM:SS" (America/Sao_Paulo)
+    _f("valor", _D, False),  # a JSON number, > 0, at most two decimals
+    _f("chave_pix_origem", _S, False),  # CLEAR key: tokenised before anything is written
+    _f("chave_pix_destino", _S, False),
+    _f("tipo_transacao", _S, False),
+    _f("status", _S, False),
+])
+SUPPORTED_SCHEMA_VERSIONS: Final[frozenset[int]] = frozenset({1})
+
+#: ``gold/scored_transactions``.
+SCORED_TRANSACTIONS: Final[StructType] = StructType([
+    _f("id_transacao", _S, False),
+    _f("timestamp", _TS, False),  # event time (local)
+    _f("data", DateType(), False),
+    _f("valor", MONEY, False),
+    _f("chave_pix_origem", _S, False),  # HMAC token (64 hex)
+    _f("chave_pix_destino", _S, False),  # HMAC token
+    _f("tipo_transacao", _S, False),
+    _f("status", _S, False),
+    _f("id_usuario_origem", _S),  # owner of the key (silver chaves_pix), when known
+    _f("id_usuario_destino", _S),
+    _f("id_anel_origem", _S),  # ring_candidates.id_anel of the owner, when a ring member
+    _f("id_anel_destino", _S),
+    *[_f(name, _D, False) for name in TX_FEATURES if name != "valor"],  # the model's features (valor above)
+    _f("score", _D, False),  # the model's probability, 0-1
+    _f("decisao", _S, False),  # allow | review | block
+    _f("motivos", ArrayType(_S, False), False),
+    _f("modelo_versao", _S, False),  # registered model version ("none" when scored by rules only)
+    _f("gold_versao", _S, False),  # Delta versions of the lookups, "chaves_pix@12,node_scores@3,..."
+    _f("atrasada", BooleanType(), False),  # arrived later than the watermark: features may be partial
+    _f("kafka_topic", _S, False),
+    _f("kafka_partition", IntegerType(), False),
+    _f("kafka_offset", LongType(), False),
+    _f("kafka_timestamp", _TS),  # when the producer sent it
+    _f("pontuado_em", _TS, False),  # when the scorer decided
+])
+SCORED_COLUMNS: Final[tuple[str, ...]] = tuple(f.name for f in SCORED_TRANSACTIONS.fields)
+
+#: Statistics only on metadata-like columns (tokens are not PII in clear, but min/max of them is useless).
+SCORED_PROPERTIES: Final[dict[str, str]] = {
+    "delta.dataSkippingStatsColumns": "id_transacao,timestamp,data,kafka_partition,kafka_offset,pontuado_em",
+    "delta.autoOptimize.autoCompact": "true",
+}
+
+#: Stable DLQ reason codes (the reason travels in the DLQ record's headers, the raw bytes as its value).
+DLQ_REASONS: Final[tuple[str, ...]] = (
+    "valor_vazio", "json_invalido", "nao_objeto", "versao_ausente", "versao_desconhecida", "campo_ausente",
+    "tipo_invalido", "campo_longo", "timestamp_invalido", "valor_invalido", "chave_invalida", "enum_desconhecido",
+)

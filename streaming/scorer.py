@@ -1,0 +1,459 @@
+"""``pixring stream``: the Structured Streaming scorer of live Pix transactions.
+
+Kafka ``pix.transacoes`` --(Spark Kafka source, checkpoint)--> ``foreachBatch`` (:class:`BatchScorer`):
+
+1. parse every record against the explicit schema (:mod:`streaming.parse`); a failing record goes to the DLQ
+   topic as it came (raw key and value bytes) with the reason in its headers;
+2. tokenise the clear keys at once (HMAC, same secret and canonical form as silver) - nothing downstream ever
+   sees a clear key;
+3. look origin and destination up in silver ``chaves_pix`` (owner user, key age) and gold ``node_scores``,
+   ``ring_candidates``, ``communities`` (:class:`streaming.lookup.GoldLookup`, re-read when their Delta
+   version moves);
+4. stateful features per key (:class:`streaming.features.ReceiptState`), in event order;
+5. score with the MLflow champion (reloaded when the alias moves) plus :func:`gnn.serving.rules` /
+   :func:`gnn.serving.decide`;
+6. sinks: every transaction to ``pix.transacoes.scored``, ring alerts to ``pix.alertas`` (at-least-once:
+   idempotent producer, flushed before the batch ends; a replayed batch publishes again and consumers
+   de-duplicate by ``id_transacao`` / ``id_alerta``), and ``gold/scored_transactions`` by an insert-only MERGE
+   on ``id_transacao`` (exactly once per id, whatever is replayed).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from gnn.serving import TX_FEATURES, decide, rules
+from lakehouse import delta
+from lakehouse.paths import checkpoint_path, table_path
+from pixring.errors import PixringError
+from pixring.settings import Settings
+from streaming.features import ReceiptState, parse_duration, seconds, static_features
+from streaming.lookup import GoldLookup
+from streaming.metrics import StreamMetrics
+from streaming.model import ChampionModel
+from streaming.parse import Tx, parse_record
+from streaming.schemas import SCORED_COLUMNS, SCORED_PROPERTIES, SCORED_TABLE, SCORED_TRANSACTIONS
+
+log = logging.getLogger(__name__)
+
+MAX_STREAM_ATTEMPTS = 3
+_CENT = Decimal("0.01")
+
+
+@dataclass
+class BatchOutput:
+    """What one micro-batch produces (also what the pure-logic tests look at)."""
+
+    scored: list[dict] = field(default_factory=list)  # rows of SCORED_TRANSACTIONS
+    scored_msgs: list[tuple[bytes, bytes]] = field(default_factory=list)
+    alerts: list[tuple[bytes, bytes]] = field(default_factory=list)
+    dlq: list[tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]] = field(default_factory=list)
+    duplicates: int = 0
+
+
+@dataclass
+class StreamReport:
+    topic: str
+    batches: int = 0
+    records: int = 0
+    scored: int = 0
+    dlq: int = 0
+    alerts: int = 0
+    inserted: int = 0
+    model_version: str = "none"
+    gold_version: str = ""
+    attempts: int = 0
+    seconds: float = 0.0
+
+    def __str__(self) -> str:
+        return "\n".join([
+            f"stream {self.topic} -> scored/alerts/dlq + gold/{SCORED_TABLE} ({self.seconds:.1f} s, "
+            f"{self.attempts} attempt(s))",
+            f"  {self.batches} batches, {self.records:,d} records: {self.scored:,d} scored "
+            f"({self.inserted:,d} new in Delta), {self.dlq:,d} to the DLQ, {self.alerts:,d} alerts",
+            f"  model version {self.model_version}; lookups {self.gold_version}",
+        ])
+
+
+def _ms(dt: datetime) -> str:
+    return dt.isoformat(timespec="seconds")
+
+
+def _model_features(row: dict) -> dict[str, float]:
+    """The :data:`gnn.serving.TX_FEATURES` of a scored row (``valor`` as a float)."""
+    return {k: (float(row["valor"]) if k == "valor" else row[k]) for k in TX_FEATURES}
+
+
+def _bytes(v) -> bytes | None:
+    return None if v is None else bytes(v)
+
+
+def local_from_micros(us: int, tz: ZoneInfo) -> datetime:
+    """Epoch microseconds -> naive wall-clock time in ``tz`` (the Spark session time zone)."""
+    return datetime.fromtimestamp(us / 1e6, tz).replace(tzinfo=None)
+
+
+class BatchScorer:
+    """The ``foreachBatch`` function; holds the model, the lookups, the feature state and the producer."""
+
+    def __init__(self, spark: SparkSession, settings: Settings, model: ChampionModel, lookup: GoldLookup,
+                 state: ReceiptState, metrics: StreamMetrics, producer, report: StreamReport) -> None:
+        self.spark = spark
+        self.settings = settings
+        self.model = model
+        self.lookup = lookup
+        self.state = state
+        self.metrics = metrics
+        self.producer = producer
+        self.report = report
+        self.path = table_path(settings, "gold", SCORED_TABLE)
+        self._key = settings.security.pii_secret.get_secret_value().encode("utf-8")
+        self._tz = ZoneInfo(spark.conf.get("spark.sql.session.timeZone", "America/Sao_Paulo"))
+        self._delivery_errors: list[str] = []
+        spark.conf.set("spark.sql.execution.arrow.pyspark.enabled", "true")
+        spark.conf.set("spark.sql.execution.arrow.pyspark.fallback.enabled", "false")
+
+    # ------------------------------------------------------------------------------------ pure logic
+    def _token(self, clear: str) -> str:
+        return hmac.new(self._key, clear.encode("utf-8"), hashlib.sha256).hexdigest()
+
+    def score_records(self, records: pd.DataFrame) -> BatchOutput:
+        """Kafka records (key, value, topic, partition, offset, ts_us) -> scored rows, messages, DLQ."""
+        out = BatchOutput()
+        now_local = datetime.now(self._tz).replace(tzinfo=None, microsecond=0)
+        good: list[tuple[Tx, dict]] = []
+        seen: set[str] = set()
+        mfc = self.settings.lakehouse.max_field_chars
+        for rec in records.itertuples(index=False):
+            parsed = parse_record(rec.value, mfc)
+            coords = {"topic": rec.topic, "partition": int(rec.partition), "offset": int(rec.offset),
+                      "ts_us": int(rec.ts_us) if rec.ts_us == rec.ts_us else 0}
+            if isinstance(parsed, str):
+                headers = [("pixring.motivo", parsed.encode()),
+                           ("pixring.origem", f"{rec.topic}/{rec.partition}/{rec.offset}".encode()),
+                           ("pixring.recebido_em", _ms(now_local).encode())]
+                out.dlq.append((_bytes(rec.key), _bytes(rec.value), headers))
+                continue
+            if parsed.id_transacao in seen:
+                out.duplicates += 1
+                continue
+            seen.add(parsed.id_transacao)
+            good.append((parsed, coords))
+        good.sort(key=lambda g: (g[0].timestamp, g[0].id_transacao))
+
+        rows: list[dict] = []
+        lk, st = self.lookup, self.state
+        for tx, coords in good:
+            o_tok, d_tok = self._token(tx.origem), self._token(tx.destino)
+            o_user, _ = lk.owner(o_tok)
+            d_user, d_cadastro = lk.owner(d_tok)
+            d_ring = lk.user_ring.get(d_user) if d_user else None
+            o_ring = lk.user_ring.get(o_user) if o_user else None
+            feats = static_features(tx.timestamp, tx.valor, lk.user_score.get(o_user) if o_user else None,
+                                    lk.user_score.get(d_user) if d_user else None,
+                                    d_ring.risco if d_ring else None, d_cadastro)
+            t = seconds(tx.timestamp)
+            late = st.is_late(t)
+            feats.update(st.features(t, tx.id_transacao, o_tok, d_tok, tx.valor))
+            st.add(t, tx.id_transacao, o_tok, d_tok, tx.valor, tx.status)
+            rows.append({
+                "id_transacao": tx.id_transacao, "timestamp": tx.timestamp, "data": tx.timestamp.date(),
+                "valor": Decimal(str(tx.valor)).quantize(_CENT), "chave_pix_origem": o_tok,
+                "chave_pix_destino": d_tok, "tipo_transacao": tx.tipo_transacao, "status": tx.status,
+                "id_usuario_origem": o_user, "id_usuario_destino": d_user,
+                "id_anel_origem": o_ring.id_anel if o_ring else None,
+                "id_anel_destino": d_ring.id_anel if d_ring else None,
+                **{k: v for k, v in feats.items() if k != "valor"}, "atrasada": late,
+                "kafka_topic": coords["topic"], "kafka_partition": coords["partition"],
+                "kafka_offset": coords["offset"], "_ts_us": coords["ts_us"],
+                "_rings": (o_ring, d_ring),
+            })
+        st.evict()
+        if not rows:
+            return out
+
+        features = pd.DataFrame([_model_features(r) for r in rows], columns=list(TX_FEATURES))
+        scores = self.model.predict(features)
+        scoring = self.settings.scoring
+        decided_at = datetime.now(self._tz).replace(tzinfo=None)
+        decided_ms = int(time.time() * 1000)
+        for r, score in zip(rows, scores):
+            decision, reasons = decide(float(score), rules(_model_features(r), scoring), scoring)
+            ts_us = r.pop("_ts_us")
+            o_ring, d_ring = r.pop("_rings")
+            r.update({"score": float(score), "decisao": decision, "motivos": reasons,
+                      "modelo_versao": self.model.version, "gold_versao": lk.version,
+                      "kafka_timestamp": local_from_micros(ts_us, self._tz) if ts_us else None,
+                      "pontuado_em": decided_at})
+            out.scored.append(r)
+            msg = {k: (_ms(v) if isinstance(v, datetime) else v) for k, v in r.items()
+                   if k not in ("data", "valor")}
+            msg.update({"data": r["data"].isoformat(), "valor": float(r["valor"]),
+                        "kafka_ts_ms": ts_us // 1000, "pontuado_em_ms": decided_ms})
+            out.scored_msgs.append((r["id_transacao"].encode(), json.dumps(msg, separators=(",", ":")).encode()))
+            if decision != "allow":
+                out.alerts.extend(self._alerts(r, o_ring, d_ring, decided_ms))
+        return out
+
+    def _alerts(self, r: dict, o_ring, d_ring, decided_ms: int) -> list[tuple[bytes, bytes]]:
+        """One alert per ring involved (origin and/or destination owner is a member)."""
+        rings: dict[str, tuple] = {}
+        for side, ring, user in (("origem", o_ring, r["id_usuario_origem"]),
+                                 ("destino", d_ring, r["id_usuario_destino"])):
+            if ring is None:
+                continue
+            entry = rings.setdefault(ring.id_anel, (ring, [], []))
+            entry[1].append(user)
+            entry[2].append(side)
+        out = []
+        for id_anel, (ring, members, sides) in rings.items():
+            alert = {
+                "id_alerta": f"{r['id_transacao']}:{id_anel}", "id_anel": id_anel, "risco_anel": ring.risco,
+                "n_membros_anel": len(ring.membros), "membros_envolvidos": sorted(set(members)),
+                "papel": sides, "id_transacao": r["id_transacao"], "timestamp": _ms(r["timestamp"]),
+                "valor": float(r["valor"]),
+                # money this transaction moves into the ring (0 when only the payer is a member) + the ring's
+                "valor_em_risco": float(r["valor"]) if "destino" in sides else 0.0,
+                "valor_em_risco_anel": ring.valor_em_risco,
+                "chave_pix_origem": r["chave_pix_origem"], "chave_pix_destino": r["chave_pix_destino"],
+                "decisao": r["decisao"], "score": r["score"], "motivos": r["motivos"],
+                "modelo_versao": r["modelo_versao"], "gerado_em_ms": decided_ms,
+            }
+            out.append((id_anel.encode(), json.dumps(alert, separators=(",", ":")).encode()))
+        return out
+
+    # ------------------------------------------------------------------------------------- the sinks
+    def _on_delivery(self, err, _msg) -> None:
+        if err is not None:
+            self._delivery_errors.append(str(err))
+
+    def _publish(self, out: BatchOutput) -> None:
+        k = self.settings.kafka
+        p = self.producer
+        for topic, msgs in ((k.topic_scored, out.scored_msgs), (k.topic_alerts, out.alerts)):
+            for key, value in msgs:
+                self._produce(p, topic, key, value, None)
+        for key, value, headers in out.dlq:
+            self._produce(p, k.topic_dlq, key, value, headers)
+        p.poll(0)
+
+    def _produce(self, p, topic: str, key, value, headers) -> None:
+        while True:
+            try:
+                p.produce(topic, key=key, value=value, headers=headers, on_delivery=self._on_delivery)
+                return
+            except BufferError:
+                p.poll(0.05)
+
+    def _merge(self, out: BatchOutput) -> int:
+        from delta.tables import DeltaTable
+
+        if not out.scored:
+            return 0
+        pdf = pd.DataFrame(out.scored, columns=list(SCORED_COLUMNS))
+        source = self.spark.createDataFrame(pdf, SCORED_TRANSACTIONS)
+        ids = [r["id_transacao"] for r in out.scored]
+        lo, hi = (min(ids).replace("'", "''"), max(ids).replace("'", "''"))
+        # the id range lets Delta skip files by their min/max statistics (ids grow with time)
+        metrics = (
+            DeltaTable.forPath(self.spark, self.path).alias("t")
+            .merge(source.alias("s"), f"t.id_transacao >= '{lo}' AND t.id_transacao <= '{hi}' "
+                                      "AND t.id_transacao = s.id_transacao")
+            .whenNotMatchedInsertAll()
+            .execute().first()
+        )
+        return int(metrics["num_inserted_rows"])
+
+    def __call__(self, batch: DataFrame, epoch_id: int) -> None:
+        t0 = time.monotonic()
+        marks = [t0]
+        if self.model.maybe_refresh():
+            self.metrics.model_loads.inc()
+        self.metrics.model_version.set(float(self.model.version) if self.model.version.isdigit() else 0)
+        if self.lookup.refresh():
+            self.metrics.gold_reloads.inc()
+        marks.append(time.monotonic())
+        records = batch.select("key", "value", "topic", "partition", "offset",
+                               F.unix_micros("timestamp").alias("ts_us")).toPandas()
+        if records.empty:
+            return
+        marks.append(time.monotonic())
+        out = self.score_records(records)
+        marks.append(time.monotonic())
+        self._delivery_errors.clear()
+        self._publish(out)
+        inserted = self._merge(out)
+        marks.append(time.monotonic())
+        remaining = self.producer.flush(120)
+        marks.append(time.monotonic())
+        if remaining or self._delivery_errors:
+            raise PixringError(f"batch {epoch_id}: {remaining} Kafka messages undelivered, "
+                               f"{len(self._delivery_errors)} failed ({self._delivery_errors[:1]})")
+        n = len(records)
+        dt = time.monotonic() - t0
+        m = self.metrics
+        m.rows.labels("scored").inc(len(out.scored))
+        m.rows.labels("dlq").inc(len(out.dlq))
+        m.rows.labels("duplicate").inc(out.duplicates)
+        for r in out.scored:
+            m.decisions.labels(r["decisao"]).inc()
+        m.record_alerts(len(out.alerts))
+        m.batch_seconds.observe(dt)
+        m.batch_rows.set(n)
+        m.rows_per_second.set(n / dt if dt > 0 else 0)
+        m.state_receipts.set(len(self.state))
+        m.last_batch.set(time.time())
+        rep = self.report
+        rep.batches += 1
+        rep.records += n
+        rep.scored += len(out.scored)
+        rep.dlq += len(out.dlq)
+        rep.alerts += len(out.alerts)
+        rep.inserted += inserted
+        rep.model_version, rep.gold_version = self.model.version, self.lookup.version
+        phases = "/".join(f"{b - a:.2f}" for a, b in zip(marks, marks[1:]))
+        log.info("epoch %d: %d records, %d scored (%d new), %d dlq, %d alerts in %.2f s "
+                 "(refresh/read/score/publish+merge/flush %s)", epoch_id, n, len(out.scored), inserted,
+                 len(out.dlq), len(out.alerts), dt, phases)
+
+
+# ------------------------------------------------------------------------------------------ running
+def ensure_scored_table(spark: SparkSession, settings: Settings) -> str:
+    path = table_path(settings, "gold", SCORED_TABLE)
+    delta.ensure_table(spark, path, SCORED_TRANSACTIONS, properties=SCORED_PROPERTIES)
+    return path
+
+
+def load_state(spark: SparkSession, settings: Settings, state: ReceiptState) -> int:
+    """Rebuild the feature state from the scored table: the last hour + watermark of event time."""
+    path = table_path(settings, "gold", SCORED_TABLE)
+    tz = ZoneInfo(spark.conf.get("spark.sql.session.timeZone", "America/Sao_Paulo"))
+    df = spark.read.format("delta").load(path).withColumn("_us", F.unix_micros("timestamp"))
+    top = df.agg(F.max("_us")).first()[0]
+    if top is None:
+        return 0
+    horizon_us = int(top - (3600 + state.watermark) * 1e6)
+    rows = (df.filter(F.col("_us") >= horizon_us)
+            .select("_us", "id_transacao", "chave_pix_origem", "chave_pix_destino", "valor", "status")
+            .toLocalIterator())
+    n = state.load((local_from_micros(r[0], tz), r[1], r[2], r[3], r[4], r[5]) for r in rows)
+    log.info("feature state rebuilt from %d scored rows (%d receipts kept)", n, len(state))
+    return n
+
+
+def ensure_topics(settings: Settings) -> None:
+    from lakehouse.ingest import _ensure_topic
+
+    k = settings.kafka
+    for topic in (k.topic_transactions, k.topic_scored, k.topic_alerts, k.topic_dlq):
+        _ensure_topic(settings, topic)
+
+
+def make_producer(settings: Settings):
+    from confluent_kafka import Producer
+
+    return Producer({
+        "bootstrap.servers": settings.kafka.bootstrap, "enable.idempotence": True, "acks": "all",
+        "linger.ms": 5, "compression.type": "lz4", "message.timeout.ms": 120_000,
+        "queue.buffering.max.messages": 1_000_000,
+    })
+
+
+def _lag(query) -> float | None:
+    try:
+        progress = query.lastProgress
+        if not progress:
+            return None
+        metrics = progress["sources"][0]["metrics"] or {}
+        value = metrics.get("maxOffsetsBehindLatest")
+        return float(value) if value is not None else None
+    except Exception:  # noqa: BLE001 - progress shape varies between versions; a metric is best effort
+        return None
+
+
+def run_stream(spark: SparkSession, settings: Settings, *, available_now: bool = False,
+               max_seconds: float | None = None, allow_no_model: bool = False,
+               serve_metrics: bool = True) -> StreamReport:
+    """Run the scorer until stopped (Ctrl-C), until ``max_seconds`` or, with ``available_now``, until the
+    records available at start are scored."""
+    from pyspark.errors import StreamingQueryException
+
+    t0 = time.monotonic()
+    spark.conf.set("spark.sql.execution.arrow.pyspark.enabled", "true")
+    ss = settings.streaming
+    topic = settings.kafka.topic_transactions
+    report = StreamReport(topic=topic)
+    ensure_topics(settings)
+    ensure_scored_table(spark, settings)
+    metrics = StreamMetrics()
+    if serve_metrics:
+        try:
+            metrics.serve(ss.metrics_port)
+        except OSError as exc:
+            log.warning("metrics port %d unavailable: %s", ss.metrics_port, exc)
+    model = ChampionModel(settings, required=not allow_no_model)
+    model.maybe_refresh(force=True)
+    if model.loads:
+        metrics.model_loads.inc()
+    producer = make_producer(settings)
+    safe = "".join(c if c.isalnum() else "_" for c in topic)
+    checkpoint = checkpoint_path(settings, f"scorer_{safe}")
+    error = None
+    for attempt in range(1, MAX_STREAM_ATTEMPTS + 1):
+        report.attempts = attempt
+        state = ReceiptState(parse_duration(ss.watermark))
+        load_state(spark, settings, state)
+        lookup = GoldLookup(spark, settings)
+        lookup.refresh()
+        scorer = BatchScorer(spark, settings, model, lookup, state, metrics, producer, report)
+        source = (
+            spark.readStream.format("kafka")
+            .option("kafka.bootstrap.servers", settings.kafka.bootstrap)
+            .option("subscribe", topic)
+            .option("startingOffsets", "earliest")
+            .option("maxOffsetsPerTrigger", str(ss.max_offsets_per_trigger))
+            .load()
+        )
+        writer = (source.writeStream.queryName(f"scorer_{safe}").foreachBatch(scorer)
+                  .option("checkpointLocation", checkpoint))
+        writer = writer.trigger(availableNow=True) if available_now else writer.trigger(
+            processingTime=f"{ss.trigger_seconds:g} seconds")
+        query = writer.start()
+        log.info("scoring %s (checkpoint %s, model %s@champion v%s)", topic, checkpoint, model.name, model.version)
+        try:
+            while query.isActive:
+                query.awaitTermination(1.0)
+                lag = _lag(query)
+                if lag is not None:
+                    metrics.lag.set(lag)
+                if max_seconds is not None and time.monotonic() - t0 > max_seconds:
+                    log.info("max seconds reached: stopping")
+                    query.stop()
+        except KeyboardInterrupt:
+            query.stop()
+        except StreamingQueryException:
+            pass  # inspected below
+        error = query.exception()
+        if error is None:
+            break
+        log.warning("stream attempt %d/%d failed (%s); restarting from the checkpoint", attempt,
+                    MAX_STREAM_ATTEMPTS, str(error).splitlines()[0][:300])
+    else:
+        raise PixringError(f"stream scoring failed {MAX_STREAM_ATTEMPTS} times; last error: "
+                           f"{str(error).splitlines()[0][:300]}")
+    producer.flush(60)
+    report.model_version = model.version
+    report.seconds = time.monotonic() - t0
+    return report

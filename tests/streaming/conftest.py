@@ -1,0 +1,65 @@
+"""Fixtures for the streaming tests: isolated homes (own lakehouse, checkpoints, topics, model name) that
+reuse the session's Spark and jars, and a tiny gold world (keys, user scores, one ring).
+
+``tests/streaming`` has no ``__init__.py``; make sure the real packages (not these folders as namespace
+packages) are what ``import streaming`` / ``lakehouse`` find, and that ``world`` (this folder) is importable.
+"""
+
+from __future__ import annotations
+
+import socket
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+for _path in (ROOT, HERE):
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))
+for _name in ("lakehouse", "datagen", "pixring", "streaming", "gnn", "graph"):
+    _mod = sys.modules.get(_name)
+    if _mod is not None and getattr(_mod, "__file__", None) is None:
+        for _key in [k for k in sys.modules if k == _name or k.startswith(_name + ".")]:
+            del sys.modules[_key]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def make_settings(settings) -> Callable[..., object]:
+    """``make_settings(home, **env)``: Settings rooted at ``home`` (session jars linked in) plus ``env``."""
+    from pixring.settings import Settings
+
+    def make(home: Path, **env: str):
+        home.mkdir(parents=True, exist_ok=True)
+        jars = home / "jars"
+        if not jars.exists():
+            jars.symlink_to(settings.paths.jars, target_is_directory=True)
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("PIXRING_HOME", str(home))
+            for key, value in env.items():
+                mp.setenv(key, value)
+            return Settings()
+
+    return make
+
+
+@pytest.fixture
+def stream_env(unique, tmp_path) -> dict[str, str]:
+    """Unique topics, model name and metrics port for one test."""
+    return {
+        "PIXRING_KAFKA_TOPIC_TRANSACTIONS": f"test.tx.{unique}",
+        "PIXRING_KAFKA_TOPIC_SCORED": f"test.scored.{unique}",
+        "PIXRING_KAFKA_TOPIC_ALERTS": f"test.alerts.{unique}",
+        "PIXRING_KAFKA_TOPIC_DLQ": f"test.dlq.{unique}",
+        "PIXRING_MLFLOW_MODEL_NAME": f"pixring-test-stream-{unique}",
+        "PIXRING_STREAMING_METRICS_PORT": str(free_port()),
+        "PIXRING_STREAMING_TRIGGER_SECONDS": "0.2",
+    }

@@ -1,0 +1,127 @@
+"""Pure logic: parsing/validation of records and the per-key stateful features (no services)."""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import datetime, timedelta
+
+import pytest
+
+from streaming.features import ReceiptState, parse_duration, seconds, static_features
+from streaming.parse import Tx, canonical_key, key_type, parse_record
+
+T0 = datetime(2026, 10, 1, 10, 0, 0)
+
+
+def _doc(**over) -> bytes:
+    d = {"schema_version": 1, "id_transacao": "TX1", "timestamp": "2026-10-01T10:00:00", "valor": 10.5,
+         "chave_pix_origem": "+55 (11) 98765-4321", "chave_pix_destino": "529.982.247-25",
+         "tipo_transacao": "transferencia_p2p", "status": "concluida"}
+    d.update(over)
+    return json.dumps(d).encode()
+
+
+def test_a_valid_record_is_parsed_with_keys_in_silver_canonical_form() -> None:
+    tx = parse_record(_doc())
+    assert isinstance(tx, Tx)
+    assert (tx.origem, tx.destino, tx.valor, tx.timestamp) == ("+5511987654321", "52998224725", 10.5, T0)
+    assert canonical_key("Fulano@Example.COM") == "fulano@example.com"
+    assert key_type("52998224725") == "cpf" and key_type("52998224724") is None
+    assert key_type("11222333000181") == "cnpj" and key_type(canonical_key("11.222.333/0001-81")) == "cnpj"
+
+
+@pytest.mark.parametrize(("value", "reason"), [
+    (None, "valor_vazio"), (b"{", "json_invalido"), (b'"x"', "nao_objeto"),
+    (_doc(schema_version=None), "versao_ausente"), (_doc(schema_version=2), "versao_desconhecida"),
+    (_doc(schema_version=True), "versao_desconhecida"), (_doc(status=None), "campo_ausente:status"),
+    (_doc(id_transacao=5), "tipo_invalido:id_transacao"), (_doc(id_transacao=" "), "campo_ausente:id_transacao"),
+    (_doc(valor="10"), "tipo_invalido:valor"), (_doc(valor=0), "valor_invalido:valor"),
+    (_doc(valor=1.234), "valor_invalido:valor"), (_doc(timestamp="01/10/2026"), "timestamp_invalido:timestamp"),
+    (_doc(chave_pix_origem="123"), "chave_invalida:chave_pix_origem"),
+    (_doc(tipo_transacao="ted"), "enum_desconhecido:tipo_transacao"),
+    (_doc(id_transacao="x" * 600), "campo_longo:id_transacao"),
+])
+def test_every_bad_record_gets_its_reason(value, reason) -> None:
+    assert parse_record(value) == reason
+
+
+def test_parse_duration() -> None:
+    assert parse_duration("10 minutes") == 600 and parse_duration("30s") == 30 and parse_duration("1 hour") == 3600
+    with pytest.raises(ValueError):
+        parse_duration("soon")
+
+
+def _feed(state: ReceiptState, txs):
+    out = {}
+    for t, i, o, d, v, s in sorted(txs, key=lambda x: (x[0], x[1])):
+        sec = seconds(t)
+        out[i] = state.features(sec, i, o, d, v)
+        state.add(sec, i, o, d, v, s)
+    return out
+
+
+def test_windows_distinct_senders_and_forwarding() -> None:
+    st = ReceiptState(600)
+    txs = [(T0 + timedelta(minutes=m), f"T{n:03d}", f"S{n % 3}", "MULE", 100.0, "concluida")
+           for n, m in enumerate([0, 20, 52, 55, 58])]
+    txs.append((T0 + timedelta(minutes=59), "T900", "MULE", "BOSS", 420.0, "concluida"))  # 5 x 100 came in
+    txs.append((T0 + timedelta(minutes=59, seconds=30), "T901", "X", "MULE", 10.0, "rejeitada"))
+    txs.append((T0 + timedelta(minutes=61), "T902", "Y", "MULE", 1.0, "concluida"))
+    f = _feed(st, txs)
+    assert f["T000"]["recebidos_1h_destino"] == 0
+    assert f["T004"]["recebidos_10min_destino"] == 2  # [48, 58): 52 and 55; itself excluded
+    assert f["T004"]["recebidos_1h_destino"] == 4
+    assert f["T004"]["remetentes_distintos_1h_destino"] == 3
+    assert f["T900"]["repasse_origem"] == 1.0
+    assert f["T902"]["recebidos_10min_destino"] == 4  # 52, 55, 58 and the rejected attempt at 59:30
+    assert f["T902"]["recebidos_1h_destino"] == 5  # minute 0 left the hour
+    assert f["T902"]["remetentes_distintos_1h_destino"] == 4  # S1, S2, S0, X
+
+
+def test_ties_at_the_same_instant_never_count_and_rejected_money_is_not_forwarded() -> None:
+    st = ReceiptState(600)
+    f = _feed(st, [(T0, "A", "S1", "D", 50.0, "concluida"), (T0, "B", "S2", "D", 50.0, "concluida"),
+                   (T0 + timedelta(minutes=1), "C", "Z", "M", 100.0, "rejeitada"),
+                   (T0 + timedelta(minutes=2), "E", "M", "D", 95.0, "concluida")])
+    assert f["B"]["recebidos_10min_destino"] == 0  # A has the same timestamp
+    assert f["E"]["recebidos_10min_destino"] == 2 and f["E"]["repasse_origem"] == 0.0
+
+
+def test_features_do_not_depend_on_batching_replays_or_restarts() -> None:
+    rng = random.Random(7)
+    keys = [f"K{i}" for i in range(8)]
+    txs = [(T0 + timedelta(seconds=rng.randrange(0, 7200)), f"T{n:04d}", rng.choice(keys), rng.choice(keys),
+            float(rng.randrange(1, 500)), rng.choice(["concluida", "concluida", "rejeitada"])) for n in range(400)]
+    txs.sort(key=lambda x: (x[0], x[1]))
+    expected = _feed(ReceiptState(600), txs)
+
+    # split into batches; replay batch 3 (crash after the sink committed); restart from "the table" after 5
+    batches = [txs[i:i + 37] for i in range(0, len(txs), 37)]
+    st = ReceiptState(600)
+    got: dict = {}
+    for b, batch in enumerate(batches):
+        if b == 5:  # restart: rebuild from everything scored so far
+            scored = [x for bb in batches[:5] for x in bb]
+            st = ReceiptState(600)
+            st.load((t, i, o, d, v, s) for t, i, o, d, v, s in scored)
+        got.update(_feed(st, batch))
+        if b == 3:
+            got.update(_feed(st, batch))  # the replay sees its own receipts in the state: same features
+    assert got == expected
+
+
+def test_eviction_keeps_the_window_and_flags_late_records() -> None:
+    st = ReceiptState(600)
+    st.add(seconds(T0), "A", "S", "D", 1.0, "concluida")
+    st.add(seconds(T0 + timedelta(hours=3)), "B", "S", "D", 1.0, "concluida")
+    assert st.evict(force=True) == 1 and len(st) == 1
+    assert st.is_late(seconds(T0 + timedelta(hours=2, minutes=49)))
+    assert not st.is_late(seconds(T0 + timedelta(hours=2, minutes=51)))
+
+
+def test_static_features() -> None:
+    f = static_features(T0.replace(hour=21), 1500.0, None, 0.7, 0.8, T0 - timedelta(hours=5))
+    assert (f["noturna"], f["score_origem"], f["score_destino"], f["risco_anel_destino"]) == (1.0, 0.0, 0.7, 0.8)
+    assert f["idade_chave_destino_h"] == pytest.approx(16.0)
+    assert static_features(T0, 1.0, None, None, None, None)["idade_chave_destino_h"] == -1.0

@@ -1,0 +1,186 @@
+"""The scorer end to end on the real broker, Spark + Delta and the real MLflow registry."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+import world
+
+pytestmark = [pytest.mark.spark, pytest.mark.kafka, pytest.mark.mlflow]
+
+GARBAGE: list[tuple[bytes, str]] = [
+    (b"{not json", "json_invalido"),
+    (b"[1, 2, 3]", "nao_objeto"),
+    (b"", "valor_vazio"),
+    (b"\xff\xfe\x00garbage", "json_invalido"),
+    (json.dumps({"id_transacao": "X"}).encode(), "versao_ausente"),
+    (json.dumps({**world.tx(9001, "U01", "U02", 1), "schema_version": 7}).encode(), "versao_desconhecida"),
+    (json.dumps({k: v for k, v in world.tx(9002, "U01", "U02", 1).items() if k != "valor"}).encode(),
+     "campo_ausente:valor"),
+    (json.dumps({**world.tx(9003, "U01", "U02", 1), "valor": "cem"}).encode(), "tipo_invalido:valor"),
+    (json.dumps({**world.tx(9004, "U01", "U02", 1), "valor": -5}).encode(), "valor_invalido:valor"),
+    (json.dumps({**world.tx(9005, "U01", "U02", 1), "timestamp": "ontem"}).encode(), "timestamp_invalido:timestamp"),
+    (json.dumps({**world.tx(9006, "U01", "U02", 1), "chave_pix_destino": "nao-e-chave"}).encode(),
+     "chave_invalida:chave_pix_destino"),
+    (json.dumps({**world.tx(9007, "U01", "U02", 1), "status": "talvez"}).encode(), "enum_desconhecido:status"),
+]
+
+
+@pytest.fixture
+def scorer_settings(make_settings, stream_env, tmp_path, spark, mlflow_uri):
+    from streaming.registry import register_toy_model
+
+    settings = make_settings(tmp_path / "home", **stream_env)
+    world.build_gold(spark, settings)
+    register_toy_model(settings, settings.mlflow.model_name)
+    return settings
+
+
+def _scored(spark, settings):
+    from lakehouse.paths import table_path
+
+    return spark.read.format("delta").load(table_path(settings, "gold", "scored_transactions"))
+
+
+def test_garbage_goes_to_the_dlq_with_reasons_and_every_good_record_is_scored(
+        spark, scorer_settings, kafka_bootstrap) -> None:
+    from streaming.scorer import run_stream
+
+    s = scorer_settings
+    good = world.ordinary_and_ring(120)
+    garbage = [g for g, _ in GARBAGE]  # 12 of 132: ~10 %
+    world.produce(kafka_bootstrap, s.kafka.topic_transactions, good, garbage)
+
+    report = run_stream(spark, s, available_now=True)
+    assert (report.scored, report.dlq) == (120, len(GARBAGE)), str(report)
+
+    df = _scored(spark, s)
+    assert df.count() == df.select("id_transacao").distinct().count() == 120
+    ids = {r[0] for r in df.select("id_transacao").collect()}
+    assert ids == {d["id_transacao"] for d in good}
+    # tokens only: no clear key anywhere in the table or the scored topic
+    clear = {world.key(u) for u in world.ORDINARY + world.RING}
+    keys = {r[0] for r in df.select("chave_pix_origem").collect()} | {r[0] for r in df.select("chave_pix_destino").collect()}
+    assert all(len(k) == 64 for k in keys) and not keys & clear
+    # ring payments are flagged (the ring rule and the model), ordinary ones allowed
+    rows = {r.id_transacao: r for r in df.collect()}
+    ring_tx = [d["id_transacao"] for d in good if d["chave_pix_destino"] == world.key("U20")]
+    assert ring_tx and all(rows[i].decisao in ("review", "block") for i in ring_tx)
+    assert all("destino_em_anel" in rows[i].motivos for i in ring_tx)
+    assert all(rows[i].id_anel_destino == "ANEL-1" and rows[i].modelo_versao == "1" for i in ring_tx)
+    others = [i for i in ids if i not in ring_tx]
+    assert sum(rows[i].decisao == "allow" for i in others) == len(others)
+
+    dlq = world.consume(kafka_bootstrap, s.kafka.topic_dlq, len(GARBAGE))
+    assert len(dlq) == len(GARBAGE)
+    got = sorted(((m.value() or b""), dict(m.headers())["pixring.motivo"].decode()) for m in dlq)
+    assert got == sorted(GARBAGE)  # raw bytes as received, with the reason
+    scored = world.consume(kafka_bootstrap, s.kafka.topic_scored, 120)
+    assert {json.loads(m.value())["id_transacao"] for m in scored} == ids
+    assert not any(k.encode() in m.value() for m in scored for k in clear)
+    alerts = world.consume(kafka_bootstrap, s.kafka.topic_alerts, len(ring_tx))
+    docs = [json.loads(m.value()) for m in alerts]
+    assert {d["id_transacao"] for d in docs} == set(ring_tx)
+    assert all(d["id_anel"] == "ANEL-1" and d["membros_envolvidos"] == ["U20"] and d["valor_em_risco"] > 0
+               for d in docs)
+
+
+@pytest.mark.slow
+def test_kill_9_mid_stream_then_restart_scores_every_transaction_exactly_once(
+        spark, scorer_settings, stream_env, kafka_bootstrap, tmp_path) -> None:
+    from lakehouse.delta import latest_version
+    from lakehouse.paths import table_path
+
+    s = scorer_settings
+    n = 200
+    good = world.ordinary_and_ring(n)
+    world.create_topic(kafka_bootstrap, s.kafka.topic_transactions, partitions=1)  # one total event order
+    world.produce(kafka_bootstrap, s.kafka.topic_transactions, good)
+    path = table_path(s, "gold", "scored_transactions")
+    env = {**os.environ, **stream_env, "PIXRING_HOME": str(s.paths.home),
+           "PIXRING_STREAMING_MAX_OFFSETS_PER_TRIGGER": "40", "PIXRING_SPARK_MASTER": "local[1]",
+           "PIXRING_SPARK_DRIVER_MEMORY": "1g", "PIXRING_SPARK_SHUFFLE_PARTITIONS": "1"}
+    log_path = tmp_path / "stream.log"
+    with log_path.open("w") as log_file:
+        child = subprocess.Popen([sys.executable, "-m", "pixring.cli", "stream"], env=env, stdout=log_file,
+                                 stderr=subprocess.STDOUT, start_new_session=True, cwd=str(Path(__file__).parents[2]))
+        try:
+            deadline = time.monotonic() + 420
+            # version 0 creates the table; wait for two committed micro-batches, then kill -9 mid-stream
+            while latest_version(spark, path) < 2 and time.monotonic() < deadline and child.poll() is None:
+                time.sleep(0.2)
+            assert child.poll() is None, log_path.read_text()[-3000:]
+            assert latest_version(spark, path) >= 2, "the scorer committed nothing in time"
+            metrics = urllib.request.urlopen(f"http://127.0.0.1:{stream_env['PIXRING_STREAMING_METRICS_PORT']}"
+                                             "/metrics", timeout=10).read().decode()
+        finally:
+            os.killpg(child.pid, signal.SIGKILL)
+            child.wait(30)
+    assert 'pixring_stream_rows_total{outcome="scored"}' in metrics
+    assert "pixring_stream_model_version 1.0" in metrics and "pixring_stream_batch_duration_seconds_count" in metrics
+    landed = _scored(spark, s).count()
+    assert 0 < landed < n, f"kill -9 came too late to interrupt the stream ({landed} of {n} scored)"
+
+    env["PIXRING_STREAMING_MAX_OFFSETS_PER_TRIGGER"] = "1000"  # the rest in one batch
+    restart = subprocess.run([sys.executable, "-m", "pixring.cli", "stream", "--available-now", "--no-metrics"],
+                             env=env, capture_output=True, text=True, timeout=600,
+                             cwd=str(Path(__file__).parents[2]))
+    assert restart.returncode == 0, restart.stdout[-2000:] + restart.stderr[-3000:]
+    df = _scored(spark, s)
+    assert df.count() == df.select("id_transacao").distinct().count() == n
+    assert {r[0] for r in df.select("id_transacao").collect()} == {d["id_transacao"] for d in good}
+    # features survived the restart: the ring mule's receipts keep counting across it
+    last = df.filter(df.chave_pix_destino == df.filter(df.id_anel_destino == "ANEL-1")
+                     .select("chave_pix_destino").first()[0]).orderBy("timestamp").collect()
+    assert [r.recebidos_1h_destino for r in last] == [float(min(i, 12)) for i in range(len(last))]
+    # the scored topic got every id at least once (at-least-once: the replayed batch may repeat some)
+    scored = world.consume(kafka_bootstrap, s.kafka.topic_scored, n)
+    assert {json.loads(m.value())["id_transacao"] for m in scored} == {d["id_transacao"] for d in good}
+
+
+def test_gold_rebuild_and_a_new_champion_are_picked_up_without_restart(
+        spark, scorer_settings, make_settings, stream_env, tmp_path) -> None:
+    from mlflow import MlflowClient
+
+    from streaming.features import ReceiptState
+    from streaming.lookup import GoldLookup
+    from streaming.metrics import StreamMetrics
+    from streaming.model import ChampionModel
+    from streaming.registry import register_toy_model
+    from streaming.scorer import BatchScorer, StreamReport, ensure_scored_table, ensure_topics, make_producer
+
+    s = make_settings(tmp_path / "home", **stream_env, PIXRING_STREAMING_MODEL_REFRESH_SECONDS="0.01")
+    ensure_topics(s)
+    ensure_scored_table(spark, s)
+    model = ChampionModel(s)
+    report = StreamReport(s.kafka.topic_transactions)
+    scorer = BatchScorer(spark, s, model, GoldLookup(spark, s), ReceiptState(600), StreamMetrics(),
+                         make_producer(s), report)
+
+    def batch(i: int, minutes: float):
+        doc = world.tx(i, "U01", "U21", minutes)  # pays the collector U21
+        return spark.createDataFrame([(doc["chave_pix_origem"].encode(), json.dumps(doc).encode(), "t", 0, i,
+                                       world.T0)], "key binary, value binary, topic string, partition int, "
+                                                  "offset long, timestamp timestamp")
+
+    scorer(batch(1, 0), 0)
+    world.build_gold(spark, s, ring_risco=0.3, ring_id="ANEL-2")  # the graph was rebuilt: a weaker, renamed ring
+    v2 = register_toy_model(s, s.mlflow.model_name)  # and a new champion
+    assert v2 == "2" and MlflowClient().get_model_version_by_alias(s.mlflow.model_name, "champion").version == "2"
+    time.sleep(0.05)
+    scorer(batch(2, 1), 1)
+    rows = {r.id_transacao: r for r in _scored(spark, s).collect()}
+    first, second = rows["TX0000000001"], rows["TX0000000002"]
+    assert (first.id_anel_destino, first.risco_anel_destino, first.modelo_versao) == ("ANEL-1", 0.8, "1")
+    assert (second.id_anel_destino, second.risco_anel_destino, second.modelo_versao) == ("ANEL-2", 0.3, "2")
+    assert first.gold_versao != second.gold_versao
+    assert second.recebidos_10min_destino == 1.0  # the state carried over between batches
