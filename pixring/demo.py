@@ -42,12 +42,12 @@ class Demo:
     """The demo's stages over one settings object (tests run it at a small scale in a temporary home)."""
 
     def __init__(self, settings: Settings, scale: float = 1.0, seed: int = 42, replay_seconds: float = 60.0,
-                 keep_running: bool = True) -> None:
+                 replay_rate: float = 500.0) -> None:
         self.settings = settings
         self.scale = scale
         self.seed = seed
         self.replay_seconds = replay_seconds
-        self.keep_running = keep_running
+        self.replay_rate = replay_rate
         self.report = DemoReport(raw=settings.paths.data / f"raw-scale{scale:g}-seed{seed}")
         self._spark = None
 
@@ -167,6 +167,77 @@ class Demo:
                  f"{truth.pr_auc[best]:.3f})")
         self.fig("gnn ring recall @ precision 0.80", f"{truth.ring_recall_p80['gnn']:.3f}")
 
+    def serve(self) -> None:
+        """Start the streaming scorer and the API as background services (``pixring down`` stops them)."""
+        from infra.stack import Stack
+
+        Stack(self.settings).up(["stream", "api"])
+
+    def replay(self) -> None:
+        """Replay transactions into Kafka for ``replay_seconds`` and wait until the stream has processed them.
+
+        The figures come from the stream's own Prometheus counters (records, decisions, alerts: a second
+        demo replays the same ids, which the exactly-once Delta table does not insert again) and, for the
+        latency, from the rows of ``gold/scored_transactions`` scored during this replay.
+        """
+        from datetime import datetime
+
+        from lakehouse.producer import produce
+
+        before = self._metrics()
+        since = datetime.now()
+        report = produce(self.settings, self.report.raw, rate=self.replay_rate,
+                         limit=int(self.replay_rate * self.replay_seconds))
+        print("    " + str(report).replace("\n", "\n    "))
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            done = self._metrics().get('pixring_stream_rows_total{outcome="scored"}', 0) \
+                - before.get('pixring_stream_rows_total{outcome="scored"}', 0)
+            if done >= report.delivered:
+                break
+            time.sleep(5)
+        after = self._metrics()
+        delta = {k: after[k] - before.get(k, 0.0) for k in after}
+        self.fig("replayed into Kafka", f"{report.delivered:,} at {report.achieved_rate:,.0f}/s")
+        for key, value in sorted(delta.items()):
+            if key.startswith(("pixring_stream_rows_total", "pixring_stream_decisions_total")) and value:
+                self.fig("stream " + key.removeprefix("pixring_stream_").replace("_total", ""), f"{value:,.0f}")
+        self.fig("ring alerts raised", f"{delta.get('pixring_stream_alerts_total', 0):,.0f}")
+        self._latency(since)
+
+    def _latency(self, since) -> None:
+        from pyspark.sql import functions as F
+
+        from lakehouse import delta
+        from lakehouse.paths import table_path
+
+        path = table_path(self.settings, "gold", "scored_transactions")
+        if not delta.is_table(self.spark, path):
+            return
+        lat = (self.spark.read.format("delta").load(path)
+               .filter((F.col("pontuado_em") >= F.lit(since)) & F.col("kafka_timestamp").isNotNull())
+               .select((F.col("pontuado_em").cast("double") - F.col("kafka_timestamp").cast("double")).alias("s")))
+        q = lat.approxQuantile("s", [0.5, 0.95, 0.99], 0.001)
+        self.fig("latency produce -> scored p50/p95/p99",
+                 " / ".join(f"{v:.1f} s" for v in q) if q else
+                 "n/a (these ids were scored by an earlier run; the Delta table keeps each id once)")
+
+    def _metrics(self) -> dict[str, float]:
+        """The stream's Prometheus samples (``name{labels}`` -> value); empty when it does not answer."""
+        import urllib.request
+
+        url = f"http://127.0.0.1:{self.settings.streaming.metrics_port}/metrics"
+        out: dict[str, float] = {}
+        try:
+            with urllib.request.urlopen(url, timeout=5) as resp:
+                for line in resp.read().decode().splitlines():
+                    if line.startswith("pixring_") and " " in line:
+                        key, value = line.rsplit(" ", 1)
+                        out[key] = float(value)
+        except (OSError, ValueError) as exc:
+            log.warning("stream metrics unavailable at %s: %s", url, exc)
+        return out
+
     # ---------------------------------------------------------------------------------------- run
     def run(self) -> DemoReport:
         self.stage("services up", self.services)
@@ -176,6 +247,8 @@ class Demo:
         self.stage("graph build + evaluate", self.graph)
         self.stage("neo4j load", self.neo4j)
         self.stage("gnn train, register, embed", self.gnn)
+        self.stage("start stream + api", self.serve)
+        self.stage(f"replay {self.replay_seconds:.0f} s into Kafka", self.replay)
         return self.report
 
 
@@ -195,5 +268,9 @@ def _where(settings: Settings, raw: Path) -> None:
     print(f"  Kafka bootstrap  {settings.kafka.bootstrap}")
     print(f"  Neo4j Bolt       {settings.neo4j.bolt_uri}  (user {settings.neo4j.user}, password from PIXRING_NEO4J_PASSWORD)")
     print(f"  MLflow UI        {settings.mlflow.uri}")
+    print(f"  API docs         {settings.api.url}/docs  (bearer tokens from PIXRING_API_TOKEN_*)")
+    print(f"  investigator UI  {settings.api.url}/ui")
+    print(f"  Prometheus       {settings.prometheus.url}  (targets: {settings.prometheus.url}/targets)")
+    print(f"  stream metrics   http://127.0.0.1:{settings.streaming.metrics_port}/metrics")
     print(f"  service logs     {settings.paths.logs}")
     print("  stop everything  .venv/bin/pixring down")

@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from world import make_world  # noqa: E402
+from tests.gnn.world import make_world
 
 
 @pytest.fixture(scope="session")

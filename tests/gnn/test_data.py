@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from gnn.data import DEVICE, KEY, USER, build_graph, make_split, mule_labels, read_frames
-from world import write_delta
+from tests.gnn.world import write_delta
 
 pytestmark = pytest.mark.spark
 

@@ -17,7 +17,7 @@ from gnn.schemas import GOLD_GNN
 from gnn.serving import TX_FEATURES, model_uri
 from gnn.train import TrainConfig, run_training
 from lakehouse.paths import table_path
-from world import make_world
+from tests.gnn.world import make_world
 
 pytestmark = [pytest.mark.mlflow, pytest.mark.slow]
 

@@ -2,7 +2,7 @@
 reuse the session's Spark and jars, and a tiny gold world (keys, user scores, one ring).
 
 ``tests/streaming`` has no ``__init__.py``; make sure the real packages (not these folders as namespace
-packages) are what ``import streaming`` / ``lakehouse`` find, and that ``world`` (this folder) is importable.
+packages) are what ``import streaming`` / ``lakehouse`` find, and import the toy world as ``tests.streaming.world`` (a bare ``world`` would clash with other folders').
 """
 
 from __future__ import annotations
@@ -15,8 +15,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-HERE = Path(__file__).resolve().parent
-for _path in (ROOT, HERE):
+for _path in (ROOT,):
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
 for _name in ("lakehouse", "datagen", "pixring", "streaming", "gnn", "graph"):

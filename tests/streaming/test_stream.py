@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-import world
+from tests.streaming import world
 
 pytestmark = [pytest.mark.spark, pytest.mark.kafka, pytest.mark.mlflow]
 
