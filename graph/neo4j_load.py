@@ -59,8 +59,13 @@ class LoadReport:
     rows_read: int = 0
     seconds: float = 0.0
     rels_per_s: float = 0.0
+    #: set when the graph build was already loaded (``load_neo4j`` without ``force``)
+    skipped_build: str | None = None
 
     def __str__(self) -> str:
+        if self.skipped_build:
+            return (f"neo4j load: graph build {self.skipped_build} is already loaded; nothing to do "
+                    "(--force reloads, still writing only what changed)")
         nodes = ", ".join(f"{k} {v:,}" for k, v in self.nodes_written.items())
         rels = ", ".join(f"{k} {v:,}" for k, v in self.rels_written.items())
         return (f"neo4j load: {self.rows_read:,} gold rows read in {self.seconds:.1f}s\n"
@@ -212,8 +217,26 @@ def load_frames(
     return report
 
 
-def load_neo4j(spark: SparkSession, settings: Settings, batch_size: int = 5000) -> LoadReport:
-    """Read the gold graph tables and load them into the Neo4j of the settings."""
+#: One marker node records the last graph build fully loaded (so an unchanged build is not re-read).
+MARKER_READ = "MATCH (m:PixringCarga {id: 'graph'}) RETURN m.build_id AS build_id"
+MARKER_WRITE = "MERGE (m:PixringCarga {id: 'graph'}) SET m.build_id = $build_id, m.carregado_em = datetime()"
+
+
+def loaded_build(driver, database: str) -> str | None:
+    """The graph build id the last complete load recorded, or None."""
+    record = driver.execute_query(MARKER_READ, database_=database).records
+    return record[0]["build_id"] if record else None
+
+
+def mark_loaded(driver, database: str, build_id: str) -> None:
+    driver.execute_query(MARKER_WRITE, build_id=build_id, database_=database)
+
+
+def load_neo4j(spark: SparkSession, settings: Settings, batch_size: int = 5000, force: bool = False) -> LoadReport:
+    """Read the gold graph tables and load them into the Neo4j of the settings.
+
+    Without ``force`` nothing is read when the marker says this graph build was loaded completely already.
+    """
     from neo4j import GraphDatabase
 
     from lakehouse.paths import table_path
@@ -227,6 +250,10 @@ def load_neo4j(spark: SparkSession, settings: Settings, batch_size: int = 5000) 
     build_id = builds[0]["build_id"] if builds else "unknown"
     n = settings.neo4j
     with GraphDatabase.driver(n.bolt_uri, auth=(n.user, n.password.get_secret_value())) as driver:
+        if not force and builds and loaded_build(driver, n.database) == build_id:
+            return LoadReport(skipped_build=build_id)
         report = load_frames(driver, n.database, vertices, edges, rings, build_id, batch_size)
+        if builds:
+            mark_loaded(driver, n.database, build_id)
     log.info("%s", report)
     return report

@@ -152,7 +152,7 @@ def _cmd_graph_load_neo4j(args: argparse.Namespace) -> int:
     from graph.neo4j_load import load_neo4j
     from pixring.settings import get_settings
 
-    print(load_neo4j(_spark(), get_settings(), batch_size=args.batch_size))
+    print(load_neo4j(_spark(), get_settings(), batch_size=args.batch_size, force=args.force))
     return 0
 
 
@@ -244,6 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.set_defaults(handler=_cmd_graph_evaluate)
     g = graph_sub.add_parser("load-neo4j", help="load the gold graph and ring candidates into Neo4j")
     g.add_argument("--batch-size", type=int, default=5000)
+    g.add_argument("--force", action="store_true", help="read and compare everything even if this build was loaded")
     g.set_defaults(handler=_cmd_graph_load_neo4j)
 
     p = sub.add_parser("demo", help="run the whole pipeline end to end and print where to look")

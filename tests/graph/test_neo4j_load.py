@@ -107,3 +107,23 @@ def test_a_changed_property_is_written_again(neo4j_driver, settings, toy_graph, 
     assert report.nodes_written["Usuario"] == 1
     got = neo4j_driver.execute_query("MATCH (n:Usuario {id: $id}) RETURN n.pagerank AS p", {"id": u[3]}).records[0]
     assert got["p"] == pytest.approx(0.77)
+
+
+@pytest.mark.neo4j
+def test_the_load_marker_records_the_last_build_loaded(neo4j_driver, settings, unique) -> None:
+    from graph.neo4j_load import loaded_build, mark_loaded
+
+    db = settings.neo4j.database
+    previous = loaded_build(neo4j_driver, db)
+    try:
+        mark_loaded(neo4j_driver, db, f"gb-{unique}")
+        assert loaded_build(neo4j_driver, db) == f"gb-{unique}"
+        mark_loaded(neo4j_driver, db, f"gb-{unique}-2")  # one marker, moved: never two
+        assert loaded_build(neo4j_driver, db) == f"gb-{unique}-2"
+        n = neo4j_driver.execute_query("MATCH (m:PixringCarga) RETURN count(m) AS n", database_=db).records[0]["n"]
+        assert n == 1
+    finally:
+        if previous is None:
+            neo4j_driver.execute_query("MATCH (m:PixringCarga {id: 'graph'}) DELETE m", database_=db)
+        else:
+            mark_loaded(neo4j_driver, db, previous)
