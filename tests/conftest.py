@@ -7,7 +7,8 @@ its service down FAILS with the command to run, it never skips.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -70,3 +71,22 @@ def mlflow_uri(settings: Settings) -> str:
 def unique() -> str:
     """A short unique suffix for topics, tables and model names so tests never collide."""
     return uuid.uuid4().hex[:10]
+
+
+@pytest.fixture(scope="session")
+def make_settings(settings: Settings) -> Callable[..., Settings]:
+    """``make_settings(home, **env)``: a :class:`Settings` rooted at ``home`` (with the session's jars linked
+    in, so a subprocess can start Spark there too), built with extra ``PIXRING_*`` environment values."""
+
+    def make(home: Path, **env: str) -> Settings:
+        home.mkdir(parents=True, exist_ok=True)
+        jars = home / "jars"
+        if not jars.exists():
+            jars.symlink_to(settings.paths.jars, target_is_directory=True)
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("PIXRING_HOME", str(home))
+            for key, value in env.items():
+                mp.setenv(key, value)
+            return Settings()  # every sub-settings object reads the environment above now
+
+    return make

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import socket
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -29,25 +28,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-@pytest.fixture(scope="session")
-def make_settings(settings) -> Callable[..., object]:
-    """``make_settings(home, **env)``: Settings rooted at ``home`` (session jars linked in) plus ``env``."""
-    from pixring.settings import Settings
-
-    def make(home: Path, **env: str):
-        home.mkdir(parents=True, exist_ok=True)
-        jars = home / "jars"
-        if not jars.exists():
-            jars.symlink_to(settings.paths.jars, target_is_directory=True)
-        with pytest.MonkeyPatch.context() as mp:
-            mp.setenv("PIXRING_HOME", str(home))
-            for key, value in env.items():
-                mp.setenv(key, value)
-            return Settings()
-
-    return make
 
 
 @pytest.fixture
