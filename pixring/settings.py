@@ -229,6 +229,9 @@ class ScoringSettings(BaseSettings):
     night_limit: float = Field(1000.0, gt=0)
     #: velocity rule: this many payments received by the destination within 10 minutes
     velocity_10min: int = Field(5, ge=1)
+    #: the ring rule needs the destination account's own GNN score at least this: ring candidates are broad
+    #: (victims, busy new merchants), the account-level model tells their mules apart
+    ring_member_min_score: float = Field(0.5, ge=0, le=1)
 
 
 class StreamingSettings(BaseSettings):
