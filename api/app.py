@@ -17,6 +17,7 @@ from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily
 
 from api import problems
 from api.deps import AppContext
@@ -67,6 +68,41 @@ class _Metrics:
             log.debug("%s %s %d %.1fms", scope.get("method"), path, status, dt * 1000)
 
 
+class GraphDriftCollector:
+    """``pixring_graph_*``: the latest graph build's shape, from the read model (see ``GraphStats``)."""
+
+    def __init__(self, readmodel: ReadModel) -> None:
+        self.readmodel = readmodel
+
+    def collect(self):
+        g = self.readmodel.snapshot.graph
+        if not self.readmodel.ready:
+            return
+        degree = GaugeMetricFamily("pixring_graph_degree_bucket", "Nodes of the latest graph build with in+out "
+                                   "degree <= le, by node type", labels=["tipo", "le"])
+        for tipo, buckets in g.degree.items():
+            for le, n in buckets:
+                degree.add_metric([tipo, le], n)
+        yield degree
+        for name, doc, buckets in (
+            ("pixring_graph_community_size_bucket", "Communities of the latest build with size <= le",
+             g.community_size),
+            ("pixring_graph_chain_depth_bucket", "Pass-through chains (linked cadeia motifs) with depth <= le hops",
+             g.chain_depth),
+        ):
+            family = GaugeMetricFamily(name, doc, labels=["le"])
+            for le, n in buckets:
+                family.add_metric([le], n)
+            yield family
+        yield GaugeMetricFamily("pixring_graph_communities", "Communities of the latest graph build",
+                                value=g.communities)
+        yield GaugeMetricFamily("pixring_graph_ring_candidates", "Ring candidates of the latest graph build",
+                                value=g.ring_candidates)
+        if g.built_at is not None:
+            yield GaugeMetricFamily("pixring_graph_build_timestamp_seconds", "When the latest graph build finished",
+                                    value=g.built_at)
+
+
 def build_context(settings: Settings) -> AppContext:
     registry = CollectorRegistry()
     ctx = AppContext(
@@ -83,6 +119,7 @@ def build_context(settings: Settings) -> AppContext:
           ).set_function(lambda: len(ctx.readmodel.snapshot.rings))
     Gauge("pixring_api_model_loaded", "1 when a champion model is loaded", registry=registry
           ).set_function(lambda: 1.0 if ctx.model.ready else 0.0)
+    registry.register(GraphDriftCollector(ctx.readmodel))
     return ctx
 
 

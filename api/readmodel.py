@@ -16,7 +16,14 @@ reported by :meth:`ReadModel.status`):
 ``gold/ring_scores``            GNN view of each ring
 ``gold/graph_motifs``           motif instances per community (evidence)
 ``gold/scored_transactions``    the streaming scorer's output: score, decision, reasons per transaction
+``gold/graph_vertices``         degrees only (``tipo``, ``grau_in``, ``grau_out``): graph drift metrics
+``gold/communities``            sizes only: graph drift metrics
+``gold/graph_builds``           when the latest graph build finished
 ==============================  =========================================================================
+
+The graph drift gauges of ``/metrics`` (:class:`GraphStats`: degree distribution, community sizes, depth of
+pass-through chains, counts, time of the build) come from the same snapshot: the batch ``graph build`` cannot
+be scraped, the API that serves its output can.
 
 Times are kept as naive UTC datetimes (Delta stores UTC instants).
 """
@@ -49,6 +56,9 @@ TABLES: dict[str, tuple[str, str]] = {
     "ring_scores": ("gold", "ring_scores"),
     "graph_motifs": ("gold", "graph_motifs"),
     "scored": ("gold", "scored_transactions"),
+    "graph_vertices": ("gold", "graph_vertices"),
+    "communities": ("gold", "communities"),
+    "graph_builds": ("gold", "graph_builds"),
 }
 #: Columns read per table (those present; a missing column reads as None).
 COLUMNS: dict[str, tuple[str, ...]] = {
@@ -64,7 +74,67 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "graph_motifs": ("motivo", "usuarios", "transacoes", "valor", "inicio", "fim", "detalhe", "id_comunidade"),
     "scored": ("id_transacao", "timestamp", "score", "decisao", "decision", "motivos", "reasons",
                "modelo_versao", "chave_pix_destino", "id_usuario_destino", "valor"),
+    "graph_vertices": ("tipo", "grau_in", "grau_out"),
+    "communities": ("tamanho",),
+    "graph_builds": ("build_id", "built_at"),
 }
+#: ``le`` bounds of the graph drift histograms (the last bucket, ``+Inf``, is implied)
+DEGREE_BUCKETS: tuple[float, ...] = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+COMMUNITY_SIZE_BUCKETS: tuple[float, ...] = (2, 3, 5, 10, 20, 50, 100)
+CHAIN_DEPTH_BUCKETS: tuple[float, ...] = (2, 3, 4, 5, 6, 8, 10)
+
+
+def cumulative(values: list[float], bounds: tuple[float, ...]) -> list[tuple[str, int]]:
+    """Prometheus-style cumulative buckets ``[(le, count of values <= le), ..., ("+Inf", len)]``."""
+    ordered = sorted(values)
+    out = [(f"{b:g}", bisect.bisect_right(ordered, b)) for b in bounds]
+    return out + [("+Inf", len(ordered))]
+
+
+def chain_depths(chains: list[list[str]]) -> list[int]:
+    """Depth (hops) of each pass-through chain formed by linking ``cadeia`` motifs (a->b->c pairs): the
+    longest path of each weakly connected group of their hops (a group with a cycle counts its accounts)."""
+    import networkx as nx
+
+    g = nx.DiGraph()
+    for users in chains:
+        g.add_edges_from(zip(users, users[1:]))
+    depths = []
+    for nodes in nx.weakly_connected_components(g):
+        sub = g.subgraph(nodes)
+        depths.append(nx.dag_longest_path_length(sub) if nx.is_directed_acyclic_graph(sub) else len(nodes))
+    return depths
+
+
+@dataclass
+class GraphStats:
+    """What ``/metrics`` exports about the latest graph build (drift between builds shows on the dashboard)."""
+
+    #: tipo (usuario | chave | dispositivo) -> cumulative buckets of in+out degree
+    degree: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
+    community_size: list[tuple[str, int]] = field(default_factory=list)
+    chain_depth: list[tuple[str, int]] = field(default_factory=list)
+    communities: int = 0
+    ring_candidates: int = 0
+    built_at: float | None = None  # epoch seconds of the latest build
+
+    @classmethod
+    def of(cls, raw: dict[str, list[dict[str, Any]]], n_rings: int) -> GraphStats:
+        by_type: dict[str, list[float]] = defaultdict(list)
+        for row in raw.get("graph_vertices", []):
+            by_type[row.get("tipo") or "?"].append(float((row.get("grau_in") or 0) + (row.get("grau_out") or 0)))
+        sizes = [float(r["tamanho"]) for r in raw.get("communities", []) if r.get("tamanho") is not None]
+        chains = [list(r.get("usuarios") or []) for r in raw.get("graph_motifs", []) if r.get("motivo") == "cadeia"]
+        builds = [naive_utc(r.get("built_at")) for r in raw.get("graph_builds", [])]
+        latest = max((b for b in builds if b is not None), default=None)
+        return cls(
+            degree={t: cumulative(v, DEGREE_BUCKETS) for t, v in sorted(by_type.items())},
+            community_size=cumulative(sizes, COMMUNITY_SIZE_BUCKETS),
+            chain_depth=cumulative([float(d) for d in chain_depths(chains)], CHAIN_DEPTH_BUCKETS),
+            communities=len(sizes), ring_candidates=n_rings,
+            built_at=latest.replace(tzinfo=UTC).timestamp() if latest else None,
+        )
+
 
 
 def naive_utc(value: Any) -> datetime | None:
@@ -135,6 +205,7 @@ class Snapshot:
     scored: dict[str, dict[str, Any]] = field(default_factory=dict)
     alerts: list[dict[str, Any]] = field(default_factory=list)
     alert_ts: list[datetime] = field(default_factory=list)
+    graph: GraphStats = field(default_factory=lambda: GraphStats())
 
     # --- lookups -----------------------------------------------------------------------------------
 
@@ -283,6 +354,7 @@ def build_snapshot(raw: dict[str, list[dict[str, Any]]], versions: dict[str, int
     s.alerts = sorted((r for r in s.scored.values() if r["decisao"] in ALERT_DECISIONS and r["timestamp"]),
                       key=lambda r: (r["timestamp"], r["id_transacao"]))
     s.alert_ts = [r["timestamp"] for r in s.alerts]
+    s.graph = GraphStats.of(raw, len(s.rings))
     s.loaded_at = datetime.now(UTC).replace(tzinfo=None)
     return s
 

@@ -3,12 +3,14 @@
 The registered model (``settings.mlflow.model_name`` unless a name is given) is a pyfunc (:class:`TxModel`)
 honouring :mod:`gnn.serving`: ``predict(df[TX_FEATURES]) -> probability per row``. Its artifacts are the
 transaction head (``head.pkl``) and the GNN checkpoint (``gnn.pt``, read by ``gnn embed``) and the per-user
-scores of the run (``user_scores.parquet``, read by ``gnn evaluate``). A new version gets the alias
+scores of the run (``user_scores.parquet``, read by ``gnn evaluate``) and the training distribution of the
+features and scores (``reference.json``, :mod:`gnn.drift`, read by the stream for PSI). A new version gets the alias
 ``challenger``; ``champion`` moves to it only when it beat the champion on the run's evaluation.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import pickle
 import tempfile
@@ -37,6 +39,11 @@ class TxModel(mlflow.pyfunc.PythonModel):
             self.head = pickle.load(fh)
         self.gnn_path = context.artifacts.get("gnn")
         self.scores_path = context.artifacts.get("user_scores")
+        #: the training distribution for drift (:mod:`gnn.drift`); empty for models registered before it
+        self.reference: dict = {}
+        if context.artifacts.get("reference"):
+            with open(context.artifacts["reference"], encoding="utf-8") as fh:
+                self.reference = json.load(fh)
 
     def predict(self, context, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> np.ndarray:
         df = pd.DataFrame(model_input).copy()
@@ -93,11 +100,13 @@ class Run:
             mlflow.log_artifact(str(card))
 
     def register_model(self, name: str, result) -> str:
-        """Log the pyfunc (head + GNN checkpoint + user scores) with a signature; register it; return its version."""
+        """Log the pyfunc (head + GNN checkpoint + user scores + drift reference) with a signature; register it; return its version."""
         from mlflow.models import infer_signature
 
         with tempfile.TemporaryDirectory() as tmp:
             head, gnn, scores = Path(tmp) / "head.pkl", Path(tmp) / "gnn.pt", Path(tmp) / "user_scores.parquet"
+            reference = Path(tmp) / "reference.json"
+            reference.write_text(json.dumps(result.reference), encoding="utf-8")
             head.write_bytes(pickle.dumps(result.head))
             result.checkpoint.save(str(gnn))
             result.scores.to_parquet(scores, index=False)
@@ -105,7 +114,8 @@ class Run:
             preds = result.head.predict_proba(sample.to_numpy(dtype=float))[:, 1] if len(sample) else np.zeros(0)
             info = mlflow.pyfunc.log_model(
                 name="model", python_model=TxModel(),
-                artifacts={"head": str(head), "gnn": str(gnn), "user_scores": str(scores)},
+                artifacts={"head": str(head), "gnn": str(gnn), "user_scores": str(scores),
+                           "reference": str(reference)},
                 signature=infer_signature(sample, preds), input_example=sample.head(3) if len(sample) else None,
                 pip_requirements=PIP_REQUIREMENTS, registered_model_name=name,
             )

@@ -21,7 +21,7 @@ import pandas as pd
 import torch
 from torch import Tensor, nn
 
-from gnn import baselines, metrics
+from gnn import baselines, drift, metrics
 from gnn.data import USER, Frames, GraphBundle, Scaler, Split, build_graph, make_split
 from gnn.features import ring_risk_by_user, tx_features
 from gnn.model import HeteroSAGE
@@ -209,6 +209,8 @@ class TrainResult:
     checkpoint: Checkpoint
     head: Any
     tx_sample: pd.DataFrame
+    #: training distribution of the transaction features and scores (:mod:`gnn.drift`), served for PSI
+    reference: dict = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     version: str | None = None
     champion: bool = False
@@ -310,6 +312,8 @@ def compute_scores(frames: Frames, cfg: TrainConfig, settings,
         out["tx_pr_auc"] = metrics.pr_auc(y_tx_te, p)
         out["tx_roc_auc"] = metrics.roc_auc(y_tx_te, p)
     out["tx_train_rows"], out["tx_train_pos"] = float(len(x_tr)), float(y_tx.sum())
+    x_ref = x_tr[list(TX_FEATURES)].astype(float)
+    reference = drift.reference_from(x_ref, head.predict_proba(x_ref.to_numpy(dtype=float))[:, 1])
 
     ckpt = Checkpoint(
         state_dict={k: v.detach().clone() for k, v in model.state_dict().items()},
@@ -320,7 +324,7 @@ def compute_scores(frames: Frames, cfg: TrainConfig, settings,
     )
     sample = x_tr.head(200) if len(x_tr) else pd.DataFrame(columns=list(TX_FEATURES))
     return TrainResult(cfg=cfg, split=split, scores=scores, metrics=out, history=history, checkpoint=ckpt,
-                       head=head, tx_sample=sample[list(TX_FEATURES)].astype(float),
+                       head=head, tx_sample=sample[list(TX_FEATURES)].astype(float), reference=reference,
                        seconds={"train": t_train, "total": time.monotonic() - t0})
 
 

@@ -243,6 +243,8 @@ class StreamingSettings(BaseSettings):
     max_offsets_per_trigger: int = Field(50_000, ge=1)
     watermark: str = "10 minutes"
     metrics_port: int = Field(9108, ge=1, le=65535)
+    #: latest scored transactions over which feature/score PSI is computed against the training data
+    drift_window: int = Field(20_000, ge=100)
     #: seconds between checks of the champion alias (reloaded when it moves)
     model_refresh_seconds: float = Field(30.0, gt=0)
 

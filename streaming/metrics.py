@@ -42,12 +42,26 @@ class StreamMetrics:
                                     registry=r)
         self.last_batch = Gauge("pixring_stream_last_batch_timestamp_seconds", "When the last batch ended",
                                 registry=r)
+        self.feature_psi = Gauge("pixring_feature_psi", "PSI of a model feature over the latest scored "
+                                 "transactions against the champion's training data", ["feature"], registry=r)
+        self.score_psi = Gauge("pixring_score_psi", "PSI of the model score over the latest scored transactions "
+                               "against the champion's training data", registry=r)
         self._alert_times: collections.deque[tuple[float, int]] = collections.deque()
 
     def serve(self, port: int) -> None:
         """Start the HTTP endpoint (a daemon thread)."""
         start_http_server(port, addr="0.0.0.0", registry=self.registry)
         log.info("metrics on :%d/metrics", port)
+
+    def record_drift(self, values: dict[str, float]) -> None:
+        """Set the PSI gauges from :meth:`gnn.drift.DriftWindow.psi` (``score`` is the model score)."""
+        for name, value in values.items():
+            if value != value:  # NaN: no rows
+                continue
+            if name == "score":
+                self.score_psi.set(value)
+            else:
+                self.feature_psi.labels(name).set(value)
 
     def record_alerts(self, n: int) -> None:
         now = time.monotonic()

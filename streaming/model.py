@@ -34,6 +34,8 @@ class ChampionModel:
         self.required = required
         self.version = NO_MODEL
         self.model = None
+        #: the loaded version's training distribution (``gnn.drift``); empty when it has none
+        self.reference: dict = {}
         self.loads = 0
         self._checked = float("-inf")
         mlflow.set_tracking_uri(settings.mlflow.uri)
@@ -67,6 +69,10 @@ class ChampionModel:
 
         uri = f"models:/{self.name}/{version}"  # the exact version the alias pointed at
         self.model = mlflow.pyfunc.load_model(uri)
+        try:
+            self.reference = dict(getattr(self.model.unwrap_python_model(), "reference", None) or {})
+        except Exception:  # noqa: BLE001 - not a python_model pyfunc: no drift reference
+            self.reference = {}
         self.version = version
         self.loads += 1
         log.info("loaded %s version %s", self.name, version)

@@ -30,10 +30,12 @@ from datetime import datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pandas as pd
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from gnn.drift import DriftWindow
 from gnn.serving import TX_FEATURES, decide, rules
 from lakehouse import delta
 from lakehouse.paths import checkpoint_path, table_path
@@ -61,6 +63,9 @@ class BatchOutput:
     alerts: list[tuple[bytes, bytes]] = field(default_factory=list)
     dlq: list[tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]] = field(default_factory=list)
     duplicates: int = 0
+    #: the model's inputs and outputs of the scored rows (for drift)
+    features: pd.DataFrame | None = None
+    scores: np.ndarray | None = None
 
 
 @dataclass
@@ -122,6 +127,7 @@ class BatchScorer:
         self._key = settings.security.pii_secret.get_secret_value().encode("utf-8")
         self._tz = ZoneInfo(spark.conf.get("spark.sql.session.timeZone", "America/Sao_Paulo"))
         self._delivery_errors: list[str] = []
+        self.drift = DriftWindow(settings.streaming.drift_window)
         spark.conf.set("spark.sql.execution.arrow.pyspark.enabled", "true")
         spark.conf.set("spark.sql.execution.arrow.pyspark.fallback.enabled", "false")
 
@@ -186,6 +192,7 @@ class BatchScorer:
 
         features = pd.DataFrame([_model_features(r) for r in rows], columns=list(TX_FEATURES))
         scores = self.model.predict(features)
+        out.features, out.scores = features, scores
         scoring = self.settings.scoring
         decided_at = datetime.now(self._tz).replace(tzinfo=None)
         decided_ms = int(time.time() * 1000)
@@ -310,6 +317,9 @@ class BatchScorer:
         for r in out.scored:
             m.decisions.labels(r["decisao"]).inc()
         m.record_alerts(len(out.alerts))
+        if out.features is not None and self.model.reference:
+            self.drift.add(out.features, out.scores)
+            m.record_drift(self.drift.psi(self.model.reference))
         m.batch_seconds.observe(dt)
         m.batch_rows.set(n)
         m.rows_per_second.set(n / dt if dt > 0 else 0)

@@ -156,6 +156,14 @@ def write_lakehouse(root: Path, w: World) -> None:
         "detalhe": ["{}", json.dumps({"id_dispositivo": w.device})], "id_comunidade": [w.ring, w.ring],
         "build_id": [w.build_id] * 2,
     }))
+    put("gold", "graph_vertices", pa.table({
+        "id": [w.uid("M1"), w.uid("M2"), w.uid("C"), w.keys["M1"]], "tipo": ["usuario"] * 3 + ["chave"],
+        "grau_in": pa.array([1, 2, 5, 1], pa.int64()), "grau_out": pa.array([1, 3, 0, 0], pa.int64()),
+        "build_id": [w.build_id] * 4,
+    }))
+    put("gold", "communities", pa.table({
+        "id_comunidade": [w.ring], "tamanho": pa.array([3], pa.int32()), "build_id": [w.build_id]}))
+    put("gold", "graph_builds", pa.table({"build_id": [w.build_id], "built_at": pa.array([_ts(T0)], tsu)}))
     put("gold", "scored_transactions", pa.table({
         "id_transacao": [w.tx["1"], w.tx["2"], w.tx["6"]],
         "timestamp": pa.array([_ts(T0), _ts(T0 + timedelta(minutes=5)), _ts(T0 - timedelta(days=2))], tsu),

@@ -20,6 +20,12 @@ def test_health_ready_and_metrics(client, live_api) -> None:
     metrics = client.get("/metrics").text
     assert 'pixring_api_requests_total{method="GET",route="/v1/rings",status="200"}' in metrics
     assert "pixring_api_read_model_transactions 6.0" in metrics
+    # graph drift gauges of the latest build (degrees 2, 5, 5 for the users; one community of 3)
+    assert 'pixring_graph_degree_bucket{le="2",tipo="usuario"} 1.0' in metrics
+    assert 'pixring_graph_degree_bucket{le="8",tipo="usuario"} 3.0' in metrics
+    assert 'pixring_graph_community_size_bucket{le="3"} 1.0' in metrics
+    assert "pixring_graph_communities 1.0" in metrics and "pixring_graph_ring_candidates 1.0" in metrics
+    assert "pixring_graph_build_timestamp_seconds " in metrics
 
 
 def test_subgraph_of_a_key_two_hops(client, live_api, world) -> None:

@@ -69,3 +69,27 @@ def test_read_model_indexes_and_windows() -> None:
     assert snap.received_between("km", T + timedelta(minutes=1), T + timedelta(minutes=5))[0] == 0
     assert [t.id for t in snap.outgoing_after("w", T, T + timedelta(hours=1))] == ["t2", "t3"]
     assert snap.user_score("m") == 0.0 and snap.ring_risk_of_user("m") == 0.0
+
+
+def test_graph_stats_buckets_and_chain_depths() -> None:
+    from api.readmodel import GraphStats, chain_depths, cumulative
+
+    assert cumulative([1, 2, 2, 9], (1, 2, 4)) == [("1", 1), ("2", 3), ("4", 3), ("+Inf", 4)]
+    assert cumulative([], (1,)) == [("1", 0), ("+Inf", 0)]
+    # a->b->c and b->c->d link into one chain of 3 hops; x->y->z is another of 2; p->q->p is a cycle
+    assert sorted(chain_depths([["a", "b", "c"], ["b", "c", "d"], ["x", "y", "z"], ["p", "q", "p"]])) == [2, 2, 3]
+    raw = {
+        "graph_vertices": [{"tipo": "usuario", "grau_in": 1, "grau_out": 0}, {"tipo": "usuario", "grau_in": 3,
+                                                                            "grau_out": 3},
+                           {"tipo": "chave", "grau_in": None, "grau_out": 2}],
+        "communities": [{"tamanho": 3}, {"tamanho": 12}],
+        "graph_motifs": [{"motivo": "cadeia", "usuarios": ["a", "b", "c"]}, {"motivo": "repasse", "usuarios": ["a", "b"]}],
+        "graph_builds": [{"built_at": datetime(2026, 1, 1)}, {"built_at": datetime(2026, 1, 2)}],
+    }
+    g = GraphStats.of(raw, n_rings=1)
+    assert dict(g.degree["usuario"])["1"] == 1 and dict(g.degree["usuario"])["8"] == 2
+    assert dict(g.degree["chave"])["2"] == 1
+    assert dict(g.community_size)["5"] == 1 and dict(g.community_size)["+Inf"] == 2
+    assert dict(g.chain_depth)["2"] == 1 and g.communities == 2 and g.ring_candidates == 1
+    assert g.built_at == datetime(2026, 1, 2, tzinfo=UTC).timestamp()
+    assert GraphStats.of({}, 0).built_at is None

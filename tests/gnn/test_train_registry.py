@@ -59,6 +59,10 @@ def test_pyfunc_predicts_tx_features(registered, gnn_settings) -> None:
     assert p.shape == (2,) and ((p >= 0) & (p <= 1)).all()
     assert model.metadata.signature is not None
     assert [c.name for c in model.metadata.signature.inputs.inputs] == list(TX_FEATURES)
+    # the training distribution travels with the model (the stream's PSI reference)
+    ref = model.unwrap_python_model().reference
+    assert set(ref["features"]) == set(TX_FEATURES) and ref["rows"] > 0
+    assert len(ref["score"]["expected"]) == len(ref["score"]["edges"]) + 1 >= 2
 
 
 @pytest.mark.spark

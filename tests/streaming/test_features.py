@@ -125,3 +125,29 @@ def test_static_features() -> None:
     assert (f["noturna"], f["score_origem"], f["score_destino"], f["risco_anel_destino"]) == (1.0, 0.0, 0.7, 0.8)
     assert f["idade_chave_destino_h"] == pytest.approx(16.0)
     assert static_features(T0, 1.0, None, None, None, None)["idade_chave_destino_h"] == -1.0
+
+
+def test_drift_gauges_from_the_window() -> None:
+    import numpy as np
+    import pandas as pd
+    from prometheus_client import generate_latest
+
+    from gnn.drift import DriftWindow, reference_from
+    from gnn.serving import TX_FEATURES
+    from streaming.metrics import StreamMetrics
+
+    rng = np.random.default_rng(5)
+
+    def sample(n: int, shift: float) -> pd.DataFrame:
+        return pd.DataFrame({c: rng.normal(shift if c == "valor" else 0.0, 1.0, n) for c in TX_FEATURES})
+
+    ref = reference_from(sample(5_000, 0.0), rng.random(5_000))
+    m, w = StreamMetrics(), DriftWindow(2_000)
+    w.add(sample(1_000, 2.0), rng.random(1_000))
+    m.record_drift(w.psi(ref))
+    text = generate_latest(m.registry).decode()
+    line = next(x for x in text.splitlines() if x.startswith('pixring_feature_psi{feature="valor"}'))
+    assert float(line.split()[-1]) > 0.25  # the shifted feature
+    quiet = next(x for x in text.splitlines() if x.startswith('pixring_feature_psi{feature="noturna"}'))
+    assert float(quiet.split()[-1]) < 0.1
+    assert any(x.startswith("pixring_score_psi ") for x in text.splitlines())
