@@ -74,20 +74,29 @@ def test_hmac_tokens_are_real_hmac_sha256_and_names_are_masked(spark) -> None:
     from pyspark.sql import functions as F
 
     from lakehouse.transforms import conform as C
-    from lakehouse.transforms.tokenise import token, token_udf
+    from lakehouse.transforms.tokenise import hmac_pads, token, tokenise
 
-    secret = SecretStr("a-test-secret")
-    values = ["12345678909", "ana.souza@example.com", "+5511987650001", None]
-    df = spark.createDataFrame([(v, "Maria da Silva") for v in values], "v string, nome string")
-    out = df.select(token_udf(secret)(F.col("v")).alias("t"), C.mask_name(F.col("nome")).alias("m")).collect()
-    for v, r in zip(values, out):
-        if v is None:
-            assert r.t is None
-        else:
-            assert r.t == hmac.new(b"a-test-secret", v.encode(), hashlib.sha256).hexdigest() == token(v, secret)
-            assert r.t != hashlib.sha256(("a-test-secret" + v).encode()).hexdigest()
+    values = ["12345678909", "ana.souza@example.com", "+5511987650001", "joão@exemplo.com.br", "", None]
+    for secret in (SecretStr("a-test-secret"), SecretStr("k" * 100)):  # a key longer than a block is hashed
+        key = secret.get_secret_value().encode()
+        df = spark.createDataFrame([(v, "Maria da Silva") for v in values], "v string, nome string")
+        tok = tokenise(df, ["v"], secret)
+        assert tok.columns == ["v", "nome"]
+        out = tok.select("v", C.mask_name(F.col("nome")).alias("m")).collect()
+        for v, r in zip(values, out):
+            if v is None:
+                assert r.v is None
+            else:
+                assert r.v == hmac.new(key, v.encode(), hashlib.sha256).hexdigest() == token(v, secret)
+                assert r.v != hashlib.sha256(key + v.encode()).hexdigest()
+        # neither the secret nor its pads are in the plan (plans end up in logs and in the Spark UI)
+        plan = tok._jdf.queryExecution().toString()
+        ipad, opad = hmac_pads(secret)
+        for needle in (secret.get_secret_value(), ipad.hex(), opad.hex(), ipad.hex().upper(), opad.hex().upper()):
+            assert needle not in plan
     assert out[0].m == "M*** d*** S***"
-    assert token("x", SecretStr("other")) != token("x", secret)
+    assert token("x", SecretStr("other")) != token("x", SecretStr("a-test-secret"))
+    assert tokenise(df, [], SecretStr("s")) is df
 
 
 # -------------------------------------------------------------------------------------- validation
