@@ -23,15 +23,19 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class DemoReport:
-    """What the demo did: seconds per stage and the figures each stage reported."""
+    """What the demo did: seconds per stage, the stages that reused earlier work, and the figures each stage
+    reported."""
 
     raw: Path
     stages: dict[str, float] = field(default_factory=dict)
     figures: dict[str, Any] = field(default_factory=dict)
+    #: stages that found their work already done (same data, same build, same champion...) and reused it
+    reused: list[str] = field(default_factory=list)
 
     def __str__(self) -> str:
         lines = ["== pixring demo: summary ==", "", "stages"]
-        lines += [f"  {name:24s} {took:7.1f} s" for name, took in self.stages.items()]
+        lines += [f"  {name:24s} {took:7.1f} s{'  (reused)' if name in self.reused else ''}"
+                  for name, took in self.stages.items()]
         lines.append(f"  {'total':24s} {sum(self.stages.values()):7.1f} s")
         lines += ["", "figures"]
         lines += [f"  {name:40s} {value}" for name, value in self.figures.items()]
@@ -42,14 +46,17 @@ class Demo:
     """The demo's stages over one settings object (tests run it at a small scale in a temporary home)."""
 
     def __init__(self, settings: Settings, scale: float = 1.0, seed: int = 42, replay_seconds: float = 60.0,
-                 replay_rate: float = 500.0) -> None:
+                 replay_rate: float = 500.0, spark=None) -> None:
+        """``spark``: the session to run the in-process stages on (default: :func:`pixring.spark.get_spark`'s;
+        a test passes its own)."""
         self.settings = settings
         self.scale = scale
         self.seed = seed
         self.replay_seconds = replay_seconds
         self.replay_rate = replay_rate
         self.report = DemoReport(raw=settings.paths.data / f"raw-scale{scale:g}-seed{seed}")
-        self._spark = None
+        self._spark = spark
+        self._stage = ""
 
     # ------------------------------------------------------------------------------------ plumbing
     @property
@@ -62,6 +69,7 @@ class Demo:
 
     def stage(self, name: str, fn: Callable[[], object]) -> object:
         print(f"==> {name}", flush=True)
+        self._stage = name
         t0 = time.monotonic()
         result = fn()
         self.report.stages[name] = time.monotonic() - t0
@@ -71,11 +79,24 @@ class Demo:
     def fig(self, name: str, value: Any) -> None:
         self.report.figures[name] = value
 
+    def reused(self) -> None:
+        """The running stage found its work done already."""
+        self.report.reused.append(self._stage)
+
     # -------------------------------------------------------------------------------------- stages
     def services(self) -> None:
+        """Start the services that do not answer yet. One that answers at its settings' address is used as it
+        is, whoever runs it (the stack of another ``PIXRING_HOME``, a managed endpoint): starting it again
+        here would only fail on its taken port."""
         from infra.stack import Stack
 
-        Stack(self.settings).up()
+        stack = Stack(self.settings)
+        down = [name for name, s in stack.services.items() if not s.on_demand and not s._safe_ready()]
+        if down:
+            stack.up(down)
+        else:
+            print("    every service answers already")
+            self.reused()
 
     def datagen(self) -> None:
         from datagen.generator import generate
@@ -83,6 +104,7 @@ class Demo:
         raw = self.report.raw
         if (raw / "_manifest.json").exists():
             print(f"    reusing {raw}")
+            self.reused()
             return
         print(f"    {generate(out=raw, scale=self.scale, seed=self.seed, fmt='csv', difficulty='normal', overwrite=True)}")
 
@@ -91,12 +113,16 @@ class Demo:
 
         report = ingest_files(self.spark, self.settings, self.report.raw)
         print(f"    {report.rows:,} new bronze rows")
+        if report.rows == 0:
+            self.reused()
 
     def refine(self) -> None:
         from lakehouse.refine import refine
 
         report = refine(self.spark, self.settings, if_changed=True)
         print("    " + str(report).replace("\n", "\n    ") if report.skipped else "    refined (reconciled)")
+        if report.skipped:
+            self.reused()
         self._layer_counts()
 
     def _layer_counts(self) -> None:
@@ -115,6 +141,8 @@ class Demo:
 
         report = build_graph(self.spark, self.settings)
         print(f"    graph build {report.build_id}{' (unchanged silver: reused)' if report.skipped else ''}")
+        if report.skipped:
+            self.reused()
         ev = evaluate(self.spark, self.settings, self.report.raw / "_truth")
         self.fig("rings planted / ring candidates", f"{ev.n_rings} / {ev.n_candidates}")
         self.fig("ring recall (graph candidates)", f"{ev.ring_recall:.1%}")
@@ -125,6 +153,8 @@ class Demo:
 
         report = load_neo4j(self.spark, self.settings)
         print("    " + str(report).replace("\n", "\n    "))
+        if report.skipped_build:
+            self.reused()
         self.fig("neo4j relationships written", f"{sum(report.rels_written.values()):,}")
 
     def _gnn_fresh(self) -> str | None:
@@ -154,6 +184,7 @@ class Demo:
         version = self._gnn_fresh()
         if version is not None:
             print(f"    champion v{version} already scored the current graph: reused")
+            self.reused()
         else:
             result = run_training(self.spark, self.settings, TrainConfig())
             print("    " + str(result).replace("\n", "\n    "))
@@ -171,7 +202,10 @@ class Demo:
         """Start the streaming scorer and the API as background services (``pixring down`` stops them)."""
         from infra.stack import Stack
 
-        Stack(self.settings).up(["stream", "api"])
+        stack = Stack(self.settings)
+        if all(stack.services[name].status().state == "ready" for name in ("stream", "api")):
+            self.reused()
+        stack.up(["stream", "api"])
 
     def replay(self) -> None:
         """Replay transactions into Kafka for ``replay_seconds`` and wait until the stream has processed them.
@@ -195,7 +229,7 @@ class Demo:
                 - before.get('pixring_stream_rows_total{outcome="scored"}', 0)
             if done >= report.delivered:
                 break
-            time.sleep(5)
+            time.sleep(1)
         after = self._metrics()
         delta = {k: after[k] - before.get(k, 0.0) for k in after}
         self.fig("replayed into Kafka", f"{report.delivered:,} at {report.achieved_rate:,.0f}/s")
@@ -256,21 +290,26 @@ def run_demo(scale: float = 1.0, seed: int = 42, settings: Settings | None = Non
     settings = settings or get_settings()
     report = Demo(settings, scale=scale, seed=seed).run()
     print()
-    print(report)
-    print("\n== where to look ==")
-    _where(settings, report.raw)
+    print(summary(settings, report))
     return 0
 
 
-def _where(settings: Settings, raw: Path) -> None:
-    print(f"  data root        {settings.paths.home}")
-    print(f"  generated data   {raw}")
-    print(f"  Kafka bootstrap  {settings.kafka.bootstrap}")
-    print(f"  Neo4j Bolt       {settings.neo4j.bolt_uri}  (user {settings.neo4j.user}, password from PIXRING_NEO4J_PASSWORD)")
-    print(f"  MLflow UI        {settings.mlflow.uri}")
-    print(f"  API docs         {settings.api.url}/docs  (bearer tokens from PIXRING_API_TOKEN_*)")
-    print(f"  investigator UI  {settings.api.url}/ui")
-    print(f"  Prometheus       {settings.prometheus.url}  (targets: {settings.prometheus.url}/targets)")
-    print(f"  stream metrics   http://127.0.0.1:{settings.streaming.metrics_port}/metrics")
-    print(f"  service logs     {settings.paths.logs}")
-    print("  stop everything  .venv/bin/pixring down")
+def summary(settings: Settings, report: DemoReport) -> str:
+    """What ``pixring demo`` prints at the end: the report, then where to look."""
+    return f"{report}\n\n== where to look ==\n{where(settings, report.raw)}"
+
+
+def where(settings: Settings, raw: Path) -> str:
+    return "\n".join([
+        f"  data root        {settings.paths.home}",
+        f"  generated data   {raw}",
+        f"  Kafka bootstrap  {settings.kafka.bootstrap}",
+        f"  Neo4j Bolt       {settings.neo4j.bolt_uri}  (user {settings.neo4j.user}, password from PIXRING_NEO4J_PASSWORD)",
+        f"  MLflow UI        {settings.mlflow.uri}",
+        f"  API docs         {settings.api.url}/docs  (bearer tokens from PIXRING_API_TOKEN_*)",
+        f"  investigator UI  {settings.api.url}/ui",
+        f"  Prometheus       {settings.prometheus.url}  (targets: {settings.prometheus.url}/targets)",
+        f"  stream metrics   http://127.0.0.1:{settings.streaming.metrics_port}/metrics",
+        f"  service logs     {settings.paths.logs}",
+        "  stop everything  .venv/bin/pixring down",
+    ])
