@@ -53,6 +53,20 @@ class TxModel(mlflow.pyfunc.PythonModel):
         x = df[list(TX_FEATURES)].apply(pd.to_numeric, errors="coerce").fillna(pd.Series(TX_DEFAULTS))
         return self.head.predict_proba(x.to_numpy(dtype=float))[:, 1].astype(float)
 
+    def predict_row(self, values: list[float]) -> float:
+        """:meth:`predict` of one row given as floats in ``TX_FEATURES`` order, without pandas.
+
+        The inline scorer's path (``POST /v1/score``): building and cleaning a one-row DataFrame costs ~8 ms,
+        the head itself ~2 ms. A NaN takes the feature's default, as in :meth:`predict`.
+
+        Args:
+            values: ``len(TX_FEATURES)`` numbers.
+        """
+        if len(values) != len(TX_FEATURES):
+            raise ValueError(f"expected {len(TX_FEATURES)} features, got {len(values)}")
+        x = np.array([[TX_DEFAULTS[c] if v != v else v for c, v in zip(TX_FEATURES, map(float, values))]])
+        return float(self.head.predict_proba(x)[0, 1])
+
 
 def _setup(settings) -> MlflowClient:
     mlflow.set_tracking_uri(settings.mlflow.uri)

@@ -65,6 +65,25 @@ def test_pyfunc_predicts_tx_features(registered, gnn_settings) -> None:
     assert len(ref["score"]["expected"]) == len(ref["score"]["edges"]) + 1 >= 2
 
 
+def test_the_api_one_row_path_gives_what_the_pyfunc_gives(registered, gnn_settings) -> None:
+    """``POST /v1/score`` calls ``TxModel.predict_row`` (no DataFrame); it must agree with the pyfunc."""
+    from api.scoring import ModelHolder
+
+    holder = ModelHolder(gnn_settings.mlflow.uri, registered["name"])
+    assert holder.refresh() and holder.predict_row is not None
+    pyfunc = mlflow.pyfunc.load_model(model_uri(registered["name"], "champion"))
+    rng = np.random.default_rng(7)
+    rows = [{c: float(rng.uniform(0, 2)) for c in TX_FEATURES} for _ in range(20)]
+    rows += [{**rows[0], "score_destino": 0.99, "valor": 9000.0}, {**rows[1], "idade_chave_destino_h": float("nan")}]
+    want = np.asarray(pyfunc.predict(pd.DataFrame(rows)[list(TX_FEATURES)]))
+    got = [holder.predict(r) for r in rows]
+    assert [v for _, v in got] == ["1"] * len(rows)
+    assert np.allclose([p for p, _ in got], want, rtol=0, atol=1e-12)
+    assert len({round(p, 9) for p, _ in got}) > 1  # the rows do not all score alike
+    with pytest.raises(ValueError, match="expected"):
+        holder.predict_row([0.0])
+
+
 @pytest.mark.spark
 @pytest.mark.neo4j
 def test_embed_writes_gold_and_neo4j(registered, gnn_settings, spark, neo4j_driver) -> None:
