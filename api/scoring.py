@@ -104,7 +104,6 @@ class ModelHolder:
         mlflow.set_registry_uri(self.tracking_uri)
         model = mlflow.pyfunc.load_model(model_uri(self.model_name, self.alias))
         row = getattr(_python_model(model), "predict_row", None)
-        single_threaded_openmp()  # after loading: it limits the OpenMP runtimes loaded so far
         with self._lock:
             self.model, self.predict_row, self.version, self.error = model, row, str(mv.version), None
         log.info("model %s v%s loaded in %.1fs", self.model_name, mv.version, time.monotonic() - t0)
@@ -147,17 +146,6 @@ def _python_model(model: Any) -> Any:
         return model.unwrap_python_model()
     except Exception:  # noqa: BLE001 - not a python_function model built from a PythonModel
         return None
-
-
-def single_threaded_openmp() -> None:
-    """One OpenMP thread for this process (the API's scoring of single rows).
-
-    scikit-learn's gradient boosting predicts in an OpenMP parallel region; for one row, waking the second
-    thread on a busy 2-core machine costs more than the prediction (head p50 4.9 → 1.9 ms, p99 10.6 →
-    2.9 ms, measured while a demo ran). The stream scores whole batches and keeps its threads."""
-    from threadpoolctl import threadpool_limits
-
-    threadpool_limits(1, user_api="openmp")
 
 
 def score(snap: Snapshot, holder: ModelHolder, tx: TxInput, scoring: ScoringSettings) -> dict[str, Any]:

@@ -186,6 +186,7 @@ def main(argv: list[str] | None = None) -> int:
              lambda r: ("GET", f"/v1/graph/chave/{r.choice(s['keys'])}", {"params": {"hops": 2}})),
             ("POST /v1/score", svc, args.clients, lambda r: ("POST", "/v1/score", {"json": score_body(r)})),
             ("POST /v1/score (1 client)", svc, 1, lambda r: ("POST", "/v1/score", {"json": score_body(r)})),
+            ("POST /v1/score (4 clients)", svc, 4, lambda r: ("POST", "/v1/score", {"json": score_body(r)})),
             ("GET /v1/rings", inv, args.clients, lambda r: ("GET", "/v1/rings", {"params": {"limit": 25}})),
             ("GET /v1/transactions/{id}/trace", inv, args.clients,
              lambda r: ("GET", f"/v1/transactions/{r.choice(s['tx'])['id_transacao']}/trace", {})),

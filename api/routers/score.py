@@ -17,7 +17,8 @@ router = APIRouter(prefix="/v1", tags=["score"])
 
 @router.post("/score", response_model=ScoreOut, responses={**PROTECTED, 503: {"description": "no model loaded"}},
              summary="Score one transaction now (same model, features, rules and decision as the stream)")
-def score_transaction(ctx: Ctx, who: ServiceCaller, body: ScoreIn) -> ScoreOut:
+async def score_transaction(ctx: Ctx, who: ServiceCaller, body: ScoreIn) -> ScoreOut:
+    # async on purpose: ~2 ms of CPU with no I/O, cheaper on the event loop than a thread-pool hop (docs/api.md)
     if not ctx.model.ready:
         raise HTTPException(503, "no model loaded")
     secret = ctx.settings.security.pii_secret
