@@ -26,6 +26,7 @@ from api.pii import AuditLog
 from api.readmodel import ReadModel
 from api.routers import graph, health, rings, score, transactions, users
 from api.scoring import ModelHolder
+from pixring import logs
 from pixring.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,31 @@ class _Metrics:
             self.requests.labels(scope.get("method", "?"), path, str(status)).inc()
             self.latency.labels(path).observe(dt)
             log.debug("%s %s %d %.1fms", scope.get("method"), path, status, dt * 1000)
+
+
+class _RequestId:
+    """Pure ASGI middleware: the request's correlation id (``X-Request-ID`` when the caller sends a safe one,
+    else a new one) bound for every log record of the request, returned in ``X-Request-ID`` and used by the
+    PII audit log (``Principal.request_id``)."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = next((v.decode("latin-1") for k, v in scope.get("headers", ()) if k == b"x-request-id"), None)
+        cid = logs.valid_or_new(given)
+
+        async def _send(message) -> None:
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-request-id", cid.encode("ascii"))]
+            await send(message)
+
+        with logs.bind(cid):
+            await self.app(scope, receive, _send)
 
 
 class GraphDriftCollector:
@@ -141,6 +167,9 @@ def _warm_up(ctx: AppContext, settings: Settings) -> None:
 def create_app(settings: Settings | None = None, *, background: bool = True) -> FastAPI:
     """The API. ``background=False`` skips the refresh threads (tests refresh explicitly)."""
     settings = settings or get_settings()
+    logs.install_record_factory()  # every record gets its request's ``corr``, whoever configured logging
+    if not logging.getLogger().handlers:  # a uvicorn worker process: the CLI configured only its parent
+        logs.configure(fmt=settings.log.format)
     ctx = build_context(settings)
 
     @asynccontextmanager
@@ -171,6 +200,7 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
     for module in (graph, rings, transactions, score, users, health):
         app.include_router(module.router)
     app.add_middleware(_Metrics, registry=ctx.extra["registry"])
+    app.add_middleware(_RequestId)  # outermost: the metrics log line carries the id too
 
     @app.get("/", include_in_schema=False)
     async def root() -> RedirectResponse:

@@ -22,7 +22,9 @@ def _cmd_api(args: argparse.Namespace) -> int:
     port = args.port or settings.api.port
     workers = args.workers or settings.api.workers
     # access_log off: raw paths can hold a clear Pix key; the metrics middleware logs route templates only
-    common = {"host": host, "port": port, "access_log": False, "log_level": "info", "timeout_keep_alive": 30}
+    # log_config=None: uvicorn's own records go through pixring's handler (same format, with ``corr``)
+    common = {"host": host, "port": port, "access_log": False, "log_level": "info", "timeout_keep_alive": 30,
+              "log_config": None}
     if workers > 1:  # each worker process builds its own app (driver pool, read model, model)
         uvicorn.run("api.app:create_app", factory=True, workers=workers, **common)
     else:

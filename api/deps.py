@@ -9,7 +9,6 @@ The dependencies are ``async`` (pure CPU, no I/O) so they never cost a thread-po
 from __future__ import annotations
 
 import hmac
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -19,6 +18,7 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.pii import token_fingerprint
+from pixring import logs
 
 if TYPE_CHECKING:
     from api.graphdb import GraphStore
@@ -77,7 +77,7 @@ async def get_principal(
             role = r
     if role is None:
         raise HTTPException(401, "invalid token", headers={"WWW-Authenticate": "Bearer"})
-    return Principal(role, token_fingerprint(credentials.credentials), uuid.uuid4().hex[:16])
+    return Principal(role, token_fingerprint(credentials.credentials), logs.correlation_id.get())
 
 
 def require(*roles: Role) -> Callable[[Principal], Awaitable[Principal]]:

@@ -452,6 +452,7 @@ class _PixringCommand(Service):
     def env(self) -> dict[str, str]:
         env = dict(os.environ)
         env["PIXRING_HOME"] = str(self.settings.paths.home)
+        env.setdefault("PIXRING_LOG_FORMAT", "json")  # a service's log file is read by tools: one object a line
         return env
 
 

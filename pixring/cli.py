@@ -13,6 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from pixring import logs
 from pixring.errors import PixringError
 
 log = logging.getLogger(__name__)
@@ -271,13 +272,9 @@ PACKAGE_COMMANDS: tuple[str, ...] = tuple(
 
 
 def configure_logging(verbose: bool) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    for noisy in ("py4j", "urllib3", "neo4j", "httpx"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    from pixring.settings import LogSettings
+
+    logs.configure(verbose, LogSettings().format)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -285,7 +282,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     configure_logging(args.verbose)
     try:
-        rc = args.handler(args)
+        with logs.bind(logs.new_id(f"cli-{args.command}-")):
+            rc = args.handler(args)
     except PixringError as exc:
         print(f"pixring {args.command}: error: {exc}", file=sys.stderr)
         return 2

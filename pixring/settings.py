@@ -7,6 +7,7 @@ that the same code runs on a laptop and on a cluster. ``get_settings()`` validat
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Literal
 from pathlib import Path
 
 from pydantic import Field, SecretStr, field_validator
@@ -15,6 +16,14 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 def _cfg(prefix: str) -> SettingsConfigDict:
     return SettingsConfigDict(env_prefix=prefix, extra="ignore", env_file=None)
+
+
+class LogSettings(BaseSettings):
+    """How the process logs (:mod:`pixring.logs`): ``text`` lines or ``json`` objects, both with ``corr``."""
+
+    model_config = _cfg("PIXRING_LOG_")
+
+    format: Literal["text", "json"] = "text"
 
 
 class PathSettings(BaseSettings):
@@ -294,6 +303,7 @@ class Settings:
 
     def __init__(self) -> None:
         self.paths = PathSettings()
+        self.log = LogSettings()
         self.kafka = KafkaSettings()
         self.neo4j = Neo4jSettings()
         self.mlflow = MLflowSettings()

@@ -39,6 +39,7 @@ from gnn.drift import DriftWindow
 from gnn.serving import TX_FEATURES, decide, rules
 from lakehouse import delta
 from lakehouse.paths import checkpoint_path, table_path
+from pixring import logs
 from pixring.errors import PixringError
 from pixring.settings import Settings
 from streaming.features import ReceiptState, parse_duration, seconds, static_features
@@ -284,6 +285,11 @@ class BatchScorer:
         return int(metrics["num_inserted_rows"])
 
     def __call__(self, batch: DataFrame, epoch_id: int) -> None:
+        # every log record of this micro-batch carries ``scorer-b<epoch>`` (pixring.logs)
+        with logs.bind(f"scorer-b{epoch_id}"):
+            self._process(batch, epoch_id)
+
+    def _process(self, batch: DataFrame, epoch_id: int) -> None:
         t0 = time.monotonic()
         marks = [t0]
         if self.model.maybe_refresh():

@@ -69,12 +69,15 @@ def test_pii_masked_for_investigator_clear_and_audited_for_pii_role(client, live
     assert masked["id_anel"] == world.ring and masked["score_gnn"] == 0.9
     assert len(_audit_lines(live_api)) == before  # masked reads are not PII reads
 
-    clear = client.get(f"/v1/users/{uid}", headers=live_api.headers("investigator_pii")).json()
+    resp = client.get(f"/v1/users/{uid}", headers={**live_api.headers("investigator_pii"), "X-Request-ID": "case-77"})
+    clear, clear_id = resp.json(), resp.headers["x-request-id"]
+    assert clear_id == "case-77"
     assert clear["pii_clara"] is True and clear["pii"]["nome"] == world.names["M1"]
     assert clear["pii"]["email"] == world.clear_keys["M1"] and clear["pii"]["cpf_cnpj"]
     lines = _audit_lines(live_api)
     assert len(lines) == before + 1
     entry = lines[-1]
+    assert entry["request_id"] == clear_id  # the audit entry names the request, as its logs do
     assert entry["role"] == "investigator_pii" and entry["resource"] == f"usuario:{uid}" and entry["found"]
     assert entry["action"] == "read_clear_pii" and "nome" in entry["fields"]
     raw = (live_api.settings.paths.logs / "api-audit.log").read_text()
@@ -91,6 +94,24 @@ def test_pii_masked_for_investigator_clear_and_audited_for_pii_role(client, live
     assert "GET /v1/graph/{kind}/{ident} 200" in logged
     for secret in (world.names["M1"], world.clear_keys["M1"], world.clear_keys["X"], token):
         assert secret not in logged
+
+
+def test_every_request_has_a_correlation_id_in_its_logs_and_response(client, live_api, caplog) -> None:
+    caplog.set_level(logging.DEBUG, logger="api.app")
+    h = live_api.headers("investigator")
+    given = client.get("/v1/rings", headers={**h, "X-Request-ID": "inv-2026.11:a_1"})
+    made = client.get("/v1/rings", headers=h)
+    forged = client.get("/v1/rings", headers={**h, "X-Request-ID": "x\tforged"})
+    denied = client.get("/v1/rings", headers={"X-Request-ID": "no-token-1"})
+    assert given.headers["x-request-id"] == "inv-2026.11:a_1"
+    assert denied.status_code == 401 and denied.headers["x-request-id"] == "no-token-1"
+    for r in (made, forged):
+        cid = r.headers["x-request-id"]
+        assert len(cid) == 16 and int(cid, 16) >= 0
+    ids = {r.headers["x-request-id"] for r in (given, made, forged, denied)}
+    assert len(ids) == 4
+    seen = {r.corr for r in caplog.records if r.name == "api.app" and r.getMessage().startswith("GET /v1/rings")}
+    assert ids <= seen
 
 
 INJECTIONS = [

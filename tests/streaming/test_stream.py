@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -148,7 +149,7 @@ def test_kill_9_mid_stream_then_restart_scores_every_transaction_exactly_once(
 
 
 def test_gold_rebuild_and_a_new_champion_are_picked_up_without_restart(
-        spark, scorer_settings, make_settings, stream_env, tmp_path) -> None:
+        spark, scorer_settings, make_settings, stream_env, tmp_path, caplog) -> None:
     from mlflow import MlflowClient
 
     from streaming.features import ReceiptState
@@ -158,6 +159,10 @@ def test_gold_rebuild_and_a_new_champion_are_picked_up_without_restart(
     from streaming.registry import register_toy_model
     from streaming.scorer import BatchScorer, StreamReport, ensure_scored_table, ensure_topics, make_producer
 
+    from pixring import logs
+
+    logs.install_record_factory()  # what the CLI's logging set-up does
+    caplog.set_level(logging.INFO, logger="streaming.scorer")
     s = make_settings(tmp_path / "home", **stream_env, PIXRING_STREAMING_MODEL_REFRESH_SECONDS="0.01")
     ensure_topics(s)
     ensure_scored_table(spark, s)
@@ -184,3 +189,7 @@ def test_gold_rebuild_and_a_new_champion_are_picked_up_without_restart(
     assert (second.id_anel_destino, second.risco_anel_destino, second.modelo_versao) == ("ANEL-2", 0.3, "2")
     assert first.gold_versao != second.gold_versao
     assert second.recebidos_10min_destino == 1.0  # the state carried over between batches
+    # each micro-batch's log records carry its correlation id (pixring.logs)
+    batch_logs = {r.getMessage().split(":")[0]: r.corr for r in caplog.records
+                  if r.name == "streaming.scorer" and r.getMessage().startswith("epoch ")}
+    assert batch_logs == {"epoch 0": "scorer-b0", "epoch 1": "scorer-b1"}
