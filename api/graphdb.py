@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from neo4j import GraphDatabase
+from neo4j import READ_ACCESS, GraphDatabase
 from neo4j.time import Date, DateTime, Duration, Time
 
 from pixring.settings import Neo4jSettings
@@ -109,6 +109,14 @@ def clean_props(props: dict[str, Any]) -> dict[str, Any]:
             if v is not None and k not in HIDDEN_PROPS and not k.startswith("_")}
 
 
+def compact(props: dict[str, Any]) -> dict[str, Any]:
+    """A map projected by :data:`_NODE_PROJECTION` / the hop's relationship projection, without its nulls.
+
+    Those projections name only served properties and turn temporal values into text in Cypher, so this is
+    :func:`clean_props` without the per-value conversion (a 2-hop answer has hundreds of them)."""
+    return {k: v for k, v in props.items() if v is not None}
+
+
 def node_key(kind: str, ident: str) -> str:
     return f"{kind}:{ident}"
 
@@ -158,13 +166,24 @@ class GraphStore:
         ``per_node`` relationships in the window is expanded through its heaviest ``per_node`` only
         (``parcial``).
         """
-        records = self._run(_START[LABELS[kind]], id=ident)
+        # one read transaction for the start node and every hop: one session checkout, one BEGIN/COMMIT
+        with self.driver.session(database=self.database, default_access_mode=READ_ACCESS) as session:
+            return session.execute_read(self._subgraph, kind, ident, hops=hops, since=since, until=until,
+                                        max_nodes=max_nodes, max_edges=max_edges, per_node=per_node)
+
+    @staticmethod
+    def _subgraph(tx, kind: str, ident: str, *, hops: int, since: datetime | None, until: datetime | None,
+                  max_nodes: int, max_edges: int, per_node: int) -> Subgraph | None:
+        def run(cypher: str, **params: Any) -> list[Any]:
+            return list(tx.run(cypher, params))
+
+        records = run(_START[LABELS[kind]], id=ident)
         if not records:
             return None
         center = records[0]
         sg = Subgraph(center=node_key(kind, ident), hops=hops)
         sg.nodes[center["eid"]] = {"key": sg.center, "tipo": kind, "id": ident, "nivel": 0,
-                                   "props": clean_props(dict(center["props"]))}
+                                   "props": compact(center["props"])}
         frontier = [center["eid"]]
         for level in range(1, hops + 1):
             if not frontier:
@@ -173,32 +192,29 @@ class GraphStore:
             if budget <= 0:
                 sg.truncated = True
                 break
-            rows = self._run(_HOP, frontier=frontier, since=since, until=until, limit=budget + 1,
+            rows = run(_HOP, frontier=frontier, since=since, until=until, limit=budget + 1,
                                    per_node=per_node, per_node_plus=per_node + 1)
             if len(rows) > budget:
                 sg.truncated = True
                 rows = rows[:budget]
             nxt: list[str] = []
-            for row in rows:
-                if row["parcial"] and row["aeid"] in sg.nodes:
-                    sg.nodes[row["aeid"]]["parcial"] = True
-                beid = row["beid"]
+            # records unpacked as tuples, in _HOP's RETURN order (cheaper than a lookup by name per field)
+            for aeid, parcial, rtype, saida, rprops, beid, blabels, bprops in rows:
+                if parcial and aeid in sg.nodes:
+                    sg.nodes[aeid]["parcial"] = True
                 if beid not in sg.nodes:
                     if len(sg.nodes) >= max_nodes:
                         sg.truncated = True
                         continue
-                    labels = row["blabels"]
-                    kind_b = next((KINDS[lb] for lb in labels if lb in KINDS), "outro")
-                    props = row["bprops"]
-                    ident_b = str(props.get("id"))
+                    kind_b = next((KINDS[lb] for lb in blabels if lb in KINDS), "outro")
+                    ident_b = str(bprops.get("id"))
                     sg.nodes[beid] = {"key": node_key(kind_b, ident_b), "tipo": kind_b, "id": ident_b,
-                                      "nivel": level, "props": clean_props(props)}
+                                      "nivel": level, "props": compact(bprops)}
                     nxt.append(beid)
-                s_eid, t_eid = (row["aeid"], beid) if row["saida"] else (beid, row["aeid"])
-                rid = f"{row['type']}|{s_eid}|{t_eid}"  # one relationship per type and ordered pair (MERGE)
+                s_eid, t_eid = (aeid, beid) if saida else (beid, aeid)
+                rid = f"{rtype}|{s_eid}|{t_eid}"  # one relationship per type and ordered pair (MERGE)
                 if rid not in sg.edges:
-                    sg.edges[rid] = {"id": rid, "tipo": row["type"], "s": s_eid, "t": t_eid,
-                                     "props": clean_props(row["rprops"])}
+                    sg.edges[rid] = {"id": rid, "tipo": rtype, "s": s_eid, "t": t_eid, "props": compact(rprops)}
             frontier = nxt
         # edges whose endpoints were dropped by the node cap are not served
         for rid in [rid for rid, e in sg.edges.items() if e["s"] not in sg.nodes or e["t"] not in sg.nodes]:
