@@ -315,6 +315,20 @@ def _rows(df: DataFrame) -> Iterator[dict[str, Any]]:
         yield row.asDict(recursive=True)
 
 
+def _rows_by(df: DataFrame, column: str, keys: Iterable[str]) -> tuple[dict[str, list[dict[str, Any]]], int]:
+    """One pass over ``df``: its rows grouped by ``column`` (only the ``keys`` asked for), and how many it had.
+
+    One Spark scan per gold table instead of one per label / relationship type plus a count."""
+    groups: dict[str, list[dict[str, Any]]] = {k: [] for k in keys}
+    n = 0
+    for row in _rows(df):
+        n += 1
+        bucket = groups.get(row[column])
+        if bucket is not None:
+            bucket.append(row)
+    return groups, n
+
+
 def load_frames(
     driver,
     database: str,
@@ -333,26 +347,25 @@ def load_frames(
     ensure_schema(driver, database)
     # no notifications: on a new database the counts would warn that a relationship type does not exist
     with driver.session(database=database, notifications_min_severity="OFF") as session:
+        vertex_groups, n_vertices = _rows_by(vertices, "tipo", LABELS)
         for tipo, label in LABELS.items():
-            part = vertices.where(vertices["tipo"] == tipo)
-            rows = unique_rows((vertex_row(vertex_params(r)) for r in _rows(part)), 1)
+            rows = unique_rows((vertex_row(vertex_params(r)) for r in vertex_groups.pop(tipo)), 1)
             cypher = _node_cypher(label, create=_is_empty(session, label=label))
             report.nodes_written[label] = _write(session, cypher, batched(rows, batch_size))
-        rel_rows = {}
-        for rel_type in REL_ENDPOINTS:
-            part = edges.where(edges["tipo"] == rel_type)
-            rel_rows[rel_type] = unique_rows((edge_row(edge_params(r)) for r in _rows(part)), 2)
+        edge_groups, n_edges = _rows_by(edges, "tipo", REL_ENDPOINTS)
+        rel_rows = {rel_type: unique_rows((edge_row(edge_params(r)) for r in edge_groups.pop(rel_type)), 2)
+                    for rel_type in REL_ENDPOINTS}
         t1 = time.monotonic()  # Spark's reading above is not counted in the relationship throughput
         report.rels_written = _write_rels(driver, database, rel_rows, batch_size, lanes)
         rel_time = time.monotonic() - t1
         n_rels = sum(len(rows) for rows in rel_rows.values())
+        ring_rows = [ring_params(r, build_id) for r in _rows(rings)] if rings is not None else []
         if rings is not None:
-            ring_rows = [ring_params(r, build_id) for r in _rows(rings)]
             report.nodes_written["Anel"] = _write(session, RING_CYPHER, batched(ring_rows, 500))
             retired = session.execute_write(
                 lambda tx: tx.run(RETIRE_CYPHER, ids=[r["id"] for r in ring_rows]).single())
             report.nodes_written["Anel retired"] = retired["written"] if retired else 0
-    report.rows_read = vertices.count() + edges.count() + (rings.count() if rings is not None else 0)
+    report.rows_read = n_vertices + n_edges + len(ring_rows)
     report.seconds = time.monotonic() - t0
     report.rels_per_s = n_rels / rel_time if rel_time > 0 else 0.0
     return report
