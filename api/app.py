@@ -86,8 +86,7 @@ class _RequestId:
 
         async def _send(message) -> None:
             if message["type"] == "http.response.start":
-                message.setdefault("headers", [])
-                message["headers"] = [*message["headers"], (b"x-request-id", cid.encode("ascii"))]
+                message["headers"] = [*message.get("headers", ()), (b"x-request-id", cid.encode("ascii"))]
             await send(message)
 
         with logs.bind(cid):

@@ -130,9 +130,10 @@ class ModelHolder:
             model, row, version = self.model, self.predict_row, self.version
         if model is None:
             raise RuntimeError("no model loaded")
+        values = [float(feats[c]) for c in TX_FEATURES]
         if row is not None:
-            return float(row([float(feats[c]) for c in TX_FEATURES])), str(version)
-        frame = pd.DataFrame([[float(feats[c]) for c in TX_FEATURES]], columns=list(TX_FEATURES))
+            return float(row(values)), str(version)
+        frame = pd.DataFrame([values], columns=list(TX_FEATURES))
         out = model.predict(frame)
         value = out.iloc[0] if hasattr(out, "iloc") else out[0]
         if hasattr(value, "__len__") and not isinstance(value, str):

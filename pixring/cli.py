@@ -271,16 +271,12 @@ PACKAGE_COMMANDS: tuple[str, ...] = tuple(
 )
 
 
-def configure_logging(verbose: bool) -> None:
-    from pixring.settings import LogSettings
-
-    logs.configure(verbose, LogSettings().format)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    configure_logging(args.verbose)
+    from pixring.settings import LogSettings
+
+    logs.configure(args.verbose, LogSettings().format)  # once, for the whole command
     try:
         with logs.bind(logs.new_id(f"cli-{args.command}-")):
             rc = args.handler(args)

@@ -2,7 +2,7 @@
 
 Every log record carries ``corr``, the correlation id of the work it belongs to: an API request (its
 ``X-Request-ID``, also in the response and in the PII audit log), a micro-batch of the stream
-(``<query>-b<epoch>``), or one CLI command (``cli-<command>-<hex>``). ``PIXRING_LOG_FORMAT=json`` writes
+(``scorer-b<epoch>``), or one CLI command (``cli-<command>-<hex>``). ``PIXRING_LOG_FORMAT=json`` writes
 one JSON object per line (``ts``, ``level``, ``logger``, ``corr``, ``msg``, ``exc``); ``text`` (the default
 on a terminal) writes the same fields as a line. Services started by ``pixring up`` log JSON.
 

@@ -7,8 +7,8 @@ that the same code runs on a laptop and on a cluster. ``get_settings()`` validat
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Literal
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
