@@ -135,7 +135,9 @@ def push_neo4j(settings, node_scores: pd.DataFrame, batch_size: int = 5000) -> i
     rows = [{"id": r.id, "score": float(r.score), "sinalizado": int(r.sinalizado), "versao": r.modelo_versao}
             for r in node_scores.itertuples()]
     total = 0
-    with GraphDatabase.driver(n.bolt_uri, auth=(n.user, n.password.get_secret_value())) as driver:
+    # notifications off: on a new store every MATCH on a label not yet created warns, which is expected here
+    with GraphDatabase.driver(n.bolt_uri, auth=(n.user, n.password.get_secret_value()),
+                              notifications_min_severity="OFF") as driver:
         with driver.session(database=n.database) as session:
             for i in range(0, len(rows), batch_size):
                 batch = rows[i:i + batch_size]

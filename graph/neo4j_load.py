@@ -404,7 +404,9 @@ def load_neo4j(spark: SparkSession, settings: Settings, batch_size: int = 5000, 
     builds = gold("graph_builds").orderBy("built_at", ascending=False).limit(1).collect()
     build_id = builds[0]["build_id"] if builds else "unknown"
     n = settings.neo4j
-    with GraphDatabase.driver(n.bolt_uri, auth=(n.user, n.password.get_secret_value())) as driver:
+    # notifications off: on a new store every MATCH on a label not yet created warns, which is expected here
+    with GraphDatabase.driver(n.bolt_uri, auth=(n.user, n.password.get_secret_value()),
+                              notifications_min_severity="OFF") as driver:
         if not force and builds and loaded_build(driver, n.database) == build_id:
             return LoadReport(skipped_build=build_id)
         report = load_frames(driver, n.database, vertices, edges, rings, build_id, batch_size, lanes)
