@@ -11,13 +11,19 @@ def _spark():
     return get_spark()
 
 
+def train_config(args: argparse.Namespace):
+    """The ``TrainConfig`` of ``pixring gnn train``: the options given, TrainConfig's defaults for the rest."""
+    from gnn.train import TrainConfig
+
+    given = {k: getattr(args, k) for k in _TRAIN_OPTIONS if getattr(args, k) is not None}
+    return TrainConfig(**given, minibatch=args.minibatch)
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
-    from gnn.train import TrainConfig, run_training
+    from gnn.train import run_training
     from pixring.settings import get_settings
 
-    cfg = TrainConfig(epochs=args.epochs, hidden=args.hidden, lr=args.lr, seed=args.seed,
-                      cut_quantile=args.cut_quantile, minibatch=args.minibatch, batch_size=args.batch_size)
-    print(run_training(_spark(), get_settings(), cfg, model_name=args.model_name))
+    print(run_training(_spark(), get_settings(), train_config(args), model_name=args.model_name))
     return 0
 
 
@@ -38,20 +44,30 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+#: the TrainConfig fields ``pixring gnn train`` exposes: type and help (defaults stay in TrainConfig alone)
+_TRAIN_OPTIONS: dict[str, tuple[type, str]] = {
+    "epochs": (int, "epochs"),
+    "hidden": (int, "embedding size"),
+    "lr": (float, "learning rate"),
+    "seed": (int, "seed"),
+    "input_dropout": (float, "dropout on the input features while training"),
+    "ring_peers": (str, "unlabelled ring-candidate peers of training positives: exclude from the loss or negative"),
+    "cut_quantile": (float, "train on confirmed cases detected before this quantile of detection dates"),
+    "batch_size": (int, "seed users per mini-batch (with --minibatch)"),
+}
+
+
 def add_commands(sub: argparse._SubParsersAction) -> None:
     """Add ``gnn`` and its subcommands to the ``pixring`` parser."""
     p = sub.add_parser("gnn", help="the GNN: train + register (MLflow), embed into gold and Neo4j, evaluate")
     gsub = p.add_subparsers(dest="gnn_command", required=True, metavar="GNN_COMMAND")
 
-    g = gsub.add_parser("train", help="train the GNN, baselines and transaction head; register in MLflow")
-    g.add_argument("--epochs", type=int, default=60)
-    g.add_argument("--hidden", type=int, default=32)
-    g.add_argument("--lr", type=float, default=0.01)
-    g.add_argument("--seed", type=int, default=42)
-    g.add_argument("--cut-quantile", type=float, default=0.7,
-                   help="train on confirmed cases detected before this quantile of detection dates")
+    g = gsub.add_parser("train", help="train the GNN, baselines and transaction head; register in MLflow "
+                                      "(options left out take gnn.train.TrainConfig's defaults)")
+    for name, (kind, text) in _TRAIN_OPTIONS.items():
+        g.add_argument("--" + name.replace("_", "-"), type=kind, default=None, help=text,
+                       **({"choices": ("exclude", "negative")} if name == "ring_peers" else {}))
     g.add_argument("--minibatch", action="store_true", help="sampled subgraph batches instead of full batch")
-    g.add_argument("--batch-size", type=int, default=2048)
     g.add_argument("--model-name", default=None, help="registered model name (default: settings)")
     g.set_defaults(handler=_cmd_train)
 

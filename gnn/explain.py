@@ -34,7 +34,7 @@ def explain_users(model: HeteroSAGE, data, ids: dict[str, pd.Index], users: list
         top: edges kept per user.
     """
     model.eval()
-    hops = num_layers or len(model.convs)
+    hops = num_layers or model.num_layers
     sampler = NeighbourSampler(data, [-1] * hops, batch_size=1, shuffle=False)
     out: dict[int, list[dict]] = {}
     for u in users:

@@ -76,6 +76,8 @@ class HeteroSAGE(nn.Module):
         num_layers: message-passing layers (hops).
         dropout: dropout between layers.
         target: the node type the head scores.
+        input_dropout: dropout on the input features (training only): the model cannot lean on one feature
+            (e.g. amounts) alone and learns the structural ones too.
 
     Shapes:
         ``forward(x_dict {t: [N_t, in_dims[t]]}, edge_index_dict {r: [2, E_r]}, edge_attr_dict {r: [E_r, edge_dim]})``
@@ -83,8 +85,11 @@ class HeteroSAGE(nn.Module):
     """
 
     def __init__(self, in_dims: dict[NodeType, int], edge_types: list[EdgeType], edge_dim: int, hidden: int = 64,
-                 num_layers: int = 2, dropout: float = 0.2, target: NodeType = "usuario") -> None:
+                 num_layers: int = 2, dropout: float = 0.2, target: NodeType = "usuario",
+                 input_dropout: float = 0.0) -> None:
         super().__init__()
+        self.input_dropout = input_dropout
+        self.num_layers = num_layers
         self.node_types = sorted(in_dims)
         self.edge_types = [tuple(e) for e in edge_types]
         self.target = target
@@ -117,7 +122,8 @@ class HeteroSAGE(nn.Module):
                 edge_attr_dict: dict[EdgeType, Tensor],
                 edge_mask_dict: dict[EdgeType, Tensor] | None = None) -> tuple[Tensor, dict[NodeType, Tensor]]:
         """Returns the target nodes' logits ``[N_target]`` and every node's embedding ``{t: [N_t, hidden]}``."""
-        h = {t: torch.relu(self.encoders[t](x)) for t, x in x_dict.items()}
+        h = {t: torch.relu(self.encoders[t](nn.functional.dropout(x, p=self.input_dropout, training=self.training)))
+             for t, x in x_dict.items()}
         h0 = h[self.target]
         kwargs: dict[str, dict] = {"edge_attr_dict": edge_attr_dict}
         if edge_mask_dict is not None:

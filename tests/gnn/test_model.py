@@ -9,7 +9,8 @@ from torch_geometric.data import HeteroData
 from gnn.data import USER, build_graph, make_split
 from gnn.model import EdgeSAGEConv, HeteroSAGE
 from gnn.sampling import NeighbourSampler
-from gnn.train import TrainConfig, build_model, evaluate, set_seed, train, train_minibatch
+from gnn.train import (Checkpoint, TrainConfig, build_model, evaluate, ring_peer_mask, set_seed, train,
+                       train_minibatch)
 
 
 def _tiny() -> HeteroData:
@@ -93,3 +94,63 @@ def test_neighbour_sampler_without_pyg_lib(world) -> None:
     losses = train_minibatch(build_model(d, cfg), d, split.y_train,
                              TrainConfig(epochs=15, hidden=16, threads=1, batch_size=32, fanouts=(5, 5)))
     assert losses[-1] < losses[0]
+
+
+def test_input_dropout_only_while_training() -> None:
+    set_seed(0, 1)
+    d = _tiny()
+    m = HeteroSAGE({"usuario": 3, "chave": 2}, list(d.edge_types), edge_dim=4, hidden=8, dropout=0.0,
+                   input_dropout=0.5)
+    m.eval()
+    a, _ = m(d.x_dict, d.edge_index_dict, d.edge_attr_dict)
+    b, _ = m(d.x_dict, d.edge_index_dict, d.edge_attr_dict)
+    assert torch.equal(a, b)
+    m.train()
+    c, _ = m(d.x_dict, d.edge_index_dict, d.edge_attr_dict)
+    assert not torch.allclose(a, c)
+
+
+def test_checkpoint_round_trip_keeps_the_input_dropout(world) -> None:
+    from dataclasses import asdict
+
+    bundle, scaler = build_graph(world.frames)
+    split = make_split(world.frames, bundle, 0.7)
+    cfg = TrainConfig(epochs=5, hidden=8, threads=1, input_dropout=0.25)
+    set_seed(cfg.seed, cfg.threads)
+    d = bundle.data
+    model = build_model(d, cfg)
+    train(model, d, split.y_train, cfg)
+    scores, _ = evaluate(model, d)
+    ckpt = Checkpoint(state_dict=model.state_dict(), config=asdict(cfg), scaler=scaler.as_dict(), threshold=0.5,
+                      in_dims={t: int(d[t].x.size(1)) for t in d.node_types}, edge_types=list(d.edge_types),
+                      edge_dim=4)
+    loaded = ckpt.model()
+    assert loaded.input_dropout == 0.25 and not loaded.training
+    again, _ = evaluate(loaded, d)
+    assert np.allclose(scores, again)
+
+
+def test_ring_peers_of_training_positives_are_left_out_of_the_loss(world) -> None:
+    import pandas as pd
+
+    bundle, _ = build_graph(world.frames)
+    ids = list(bundle.ids[USER])
+    y = torch.zeros(len(ids))
+    y[0] = 1.0
+    rc = pd.DataFrame({"id_anel": ["A", "B"], "membros": [[ids[0], ids[1], ids[2]], [ids[3], ids[4]]],
+                       "nucleo": [[ids[0]], [ids[3]]], "risco": [0.9, 0.9]})
+    keep = ring_peer_mask(bundle, rc, y)
+    # the positive stays; its candidate's unlabelled members go; a candidate with no positive is untouched
+    assert keep[0] and not keep[1] and not keep[2] and keep[3] and keep[4]
+    assert int((~keep).sum()) == 2
+
+
+def test_train_command_options_override_only_what_is_given() -> None:
+    from gnn.cli import train_config
+    from pixring.cli import build_parser
+
+    args = build_parser().parse_args(["gnn", "train", "--input-dropout", "0.2", "--ring-peers", "negative",
+                                      "--epochs", "7"])
+    cfg = train_config(args)
+    assert (cfg.input_dropout, cfg.ring_peers, cfg.epochs) == (0.2, "negative", 7)
+    assert cfg.hidden == TrainConfig.hidden and cfg.seed == TrainConfig.seed and not cfg.minibatch
