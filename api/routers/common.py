@@ -13,10 +13,15 @@ PROTECTED_404 = {**AUTH_RESPONSES, **NOT_FOUND}
 
 
 def utc(value: datetime | None) -> datetime | None:
-    """Naive UTC (the read model's and Neo4j's convention); naive input is taken as UTC."""
+    """Naive UTC (the read model's and Neo4j's convention); naive input is taken as UTC.
+
+    A time whose UTC equivalent falls outside years 1-9999 (``0001-01-01T00:00+05:00``) is a 422, not a crash."""
     if value is None:
         return None
-    return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
+    try:
+        return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
+    except OverflowError:
+        raise HTTPException(422, f"{value.isoformat()} is out of range in UTC") from None
 
 
 def not_found(what: str) -> HTTPException:
@@ -24,5 +29,7 @@ def not_found(what: str) -> HTTPException:
 
 
 def check_window(since: datetime | None, until: datetime | None) -> None:
+    """422 when ``since`` is after ``until`` (compared in UTC: one may carry an offset and the other not)."""
+    since, until = utc(since), utc(until)
     if since is not None and until is not None and since > until:
         raise HTTPException(422, "since must not be after until")

@@ -75,7 +75,11 @@ def test_subgraph_time_window_and_limits(client, live_api, world) -> None:
 
 @pytest.mark.parametrize("params", [{"hops": 0}, {"hops": 4}, {"hops": "x"}, {"max_nodes": 0},
                                     {"since": "not-a-date"},
-                                    {"since": "2026-10-02T00:00:00Z", "until": "2026-10-01T00:00:00Z"}])
+                                    {"since": "2026-10-02T00:00:00Z", "until": "2026-10-01T00:00:00Z"},
+                                    # an offset-aware and a naive bound compare in UTC
+                                    {"since": "2026-10-02T00:00:00-03:00", "until": "2026-10-02T02:00:00"},
+                                    # found by the schema fuzzer: no UTC equivalent inside years 1-9999
+                                    {"since": "0001-01-01T00:00:00+05:00"}])
 def test_subgraph_bad_parameters_are_422_problems(client, live_api, world, params) -> None:
     r = client.get(f"/v1/graph/usuario/{world.uid('M1')}", params=params, headers=live_api.headers(INV))
     assert r.status_code == 422
@@ -164,6 +168,8 @@ def test_alerts_since(client, live_api, world) -> None:
     one = client.get("/v1/alerts", params={"since": "2026-10-01T12:59:00Z", "limit": 1}, headers=h).json()
     assert len(one["items"]) == 1 and one["next_since"] is not None
     assert client.get("/v1/alerts", params={"since": "2026-10-02T00:00:00Z"}, headers=h).json()["items"] == []
+    r = client.get("/v1/alerts", params={"since": "0001-01-01T00:00:00+05:00"}, headers=h)
+    assert r.status_code == 422 and r.headers["content-type"].startswith("application/problem+json")
     assert client.get("/v1/alerts", headers=h).status_code == 422
 
 
