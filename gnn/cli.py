@@ -44,16 +44,18 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-#: the TrainConfig fields ``pixring gnn train`` exposes: type and help (defaults stay in TrainConfig alone)
-_TRAIN_OPTIONS: dict[str, tuple[type, str]] = {
-    "epochs": (int, "epochs"),
-    "hidden": (int, "embedding size"),
-    "lr": (float, "learning rate"),
-    "seed": (int, "seed"),
-    "input_dropout": (float, "dropout on the input features while training"),
-    "ring_peers": (str, "unlabelled ring-candidate peers of training positives: exclude from the loss or negative"),
-    "cut_quantile": (float, "train on confirmed cases detected before this quantile of detection dates"),
-    "batch_size": (int, "seed users per mini-batch (with --minibatch)"),
+#: the TrainConfig fields ``pixring gnn train`` exposes: argparse options without a default (the defaults stay
+#: in TrainConfig alone)
+_TRAIN_OPTIONS: dict[str, dict] = {
+    "epochs": {"type": int, "help": "epochs"},
+    "hidden": {"type": int, "help": "embedding size"},
+    "lr": {"type": float, "help": "learning rate"},
+    "seed": {"type": int, "help": "seed"},
+    "input_dropout": {"type": float, "help": "dropout on the input features while training"},
+    "ring_peers": {"choices": ("exclude", "negative"),
+                   "help": "unlabelled ring-candidate peers of training positives: exclude from the loss or negative"},
+    "cut_quantile": {"type": float, "help": "train on confirmed cases detected before this quantile of detection dates"},
+    "batch_size": {"type": int, "help": "seed users per mini-batch (with --minibatch)"},
 }
 
 
@@ -64,9 +66,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
     g = gsub.add_parser("train", help="train the GNN, baselines and transaction head; register in MLflow "
                                       "(options left out take gnn.train.TrainConfig's defaults)")
-    for name, (kind, text) in _TRAIN_OPTIONS.items():
-        g.add_argument("--" + name.replace("_", "-"), type=kind, default=None, help=text,
-                       **({"choices": ("exclude", "negative")} if name == "ring_peers" else {}))
+    for name, options in _TRAIN_OPTIONS.items():
+        g.add_argument("--" + name.replace("_", "-"), default=None, **options)
     g.add_argument("--minibatch", action="store_true", help="sampled subgraph batches instead of full batch")
     g.add_argument("--model-name", default=None, help="registered model name (default: settings)")
     g.set_defaults(handler=_cmd_train)

@@ -129,15 +129,13 @@ def _embeddings_frame(spark, pdf: pd.DataFrame):
 
 def push_neo4j(settings, node_scores: pd.DataFrame, batch_size: int = 5000) -> int:
     """``SET score_gnn, sinalizado_gnn, modelo_versao`` on the ``Usuario`` nodes (batched UNWIND, parameters)."""
-    from neo4j import GraphDatabase
+    from graph.neo4j_load import connect
 
     n = settings.neo4j
     rows = [{"id": r.id, "score": float(r.score), "sinalizado": int(r.sinalizado), "versao": r.modelo_versao}
             for r in node_scores.itertuples()]
     total = 0
-    # notifications off: on a new store every MATCH on a label not yet created warns, which is expected here
-    with GraphDatabase.driver(n.bolt_uri, auth=(n.user, n.password.get_secret_value()),
-                              notifications_min_severity="OFF") as driver:
+    with connect(n) as driver:
         with driver.session(database=n.database) as session:
             for i in range(0, len(rows), batch_size):
                 batch = rows[i:i + batch_size]

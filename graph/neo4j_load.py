@@ -36,7 +36,7 @@ from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
 
-from pixring.settings import Settings
+from pixring.settings import Neo4jSettings, Settings
 
 log = logging.getLogger(__name__)
 
@@ -279,7 +279,7 @@ def _write_rels(driver, database: str, rows: dict[str, list[list[Any]]], batch_s
 
     def lane() -> None:
         try:
-            with driver.session(database=database, notifications_min_severity="OFF") as session:
+            with driver.session(database=database) as session:
                 while (rel_type := take()) is not None:
                     try:
                         cypher = _rel_cypher(rel_type, create=_is_empty(session, rel_type=rel_type))
@@ -345,8 +345,7 @@ def load_frames(
     report = LoadReport()
     t0 = time.monotonic()
     ensure_schema(driver, database)
-    # no notifications: on a new database the counts would warn that a relationship type does not exist
-    with driver.session(database=database, notifications_min_severity="OFF") as session:
+    with driver.session(database=database) as session:
         vertex_groups, n_vertices = _rows_by(vertices, "tipo", LABELS)
         for tipo, label in LABELS.items():
             rows = unique_rows((vertex_row(vertex_params(r)) for r in vertex_groups.pop(tipo)), 1)
@@ -386,14 +385,21 @@ def mark_loaded(driver, database: str, build_id: str) -> None:
     driver.execute_query(MARKER_WRITE, build_id=build_id, database_=database)
 
 
+def connect(n: Neo4jSettings):
+    """A driver for the batch writers (this loader, ``gnn embed``), server notifications off: on a new store
+    every count or ``MATCH`` on a label or type not created yet warns, which is expected here."""
+    from neo4j import GraphDatabase
+
+    return GraphDatabase.driver(n.bolt_uri, auth=(n.user, n.password.get_secret_value()),
+                                notifications_min_severity="OFF")
+
+
 def load_neo4j(spark: SparkSession, settings: Settings, batch_size: int = 5000, force: bool = False,
                lanes: int = 2) -> LoadReport:
     """Read the gold graph tables and load them into the Neo4j of the settings.
 
     Without ``force`` nothing is read when the marker says this graph build was loaded completely already.
     """
-    from neo4j import GraphDatabase
-
     from lakehouse.paths import table_path
 
     def gold(name: str) -> DataFrame:
@@ -404,9 +410,7 @@ def load_neo4j(spark: SparkSession, settings: Settings, batch_size: int = 5000, 
     builds = gold("graph_builds").orderBy("built_at", ascending=False).limit(1).collect()
     build_id = builds[0]["build_id"] if builds else "unknown"
     n = settings.neo4j
-    # notifications off: on a new store every MATCH on a label not yet created warns, which is expected here
-    with GraphDatabase.driver(n.bolt_uri, auth=(n.user, n.password.get_secret_value()),
-                              notifications_min_severity="OFF") as driver:
+    with connect(n) as driver:
         if not force and builds and loaded_build(driver, n.database) == build_id:
             return LoadReport(skipped_build=build_id)
         report = load_frames(driver, n.database, vertices, edges, rings, build_id, batch_size, lanes)

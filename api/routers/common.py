@@ -29,7 +29,7 @@ def not_found(what: str) -> HTTPException:
 
 
 def check_window(since: datetime | None, until: datetime | None) -> None:
-    """422 when ``since`` is after ``until`` (compared in UTC: one may carry an offset and the other not)."""
-    since, until = utc(since), utc(until)
+    """422 when ``since`` is after ``until``; give both through :func:`utc` first (an offset-aware and a naive
+    time do not compare)."""
     if since is not None and until is not None and since > until:
         raise HTTPException(422, "since must not be after until")

@@ -33,11 +33,12 @@ def subgraph(
     per_node: Annotated[int, Query(ge=1, le=200, description="relationships followed per node and hop (heaviest "
                                    "first); nodes with more are marked `parcial`: expand them on their own")] = 25,
 ) -> SubgraphOut:
+    since, until = utc(since), utc(until)
     check_window(since, until)
     cap_n, cap_e = ctx.settings.api.max_nodes, ctx.settings.api.max_edges
     n_lim, e_lim = min(max_nodes or cap_n, cap_n), min(max_edges or cap_e, cap_e)
     node_id = key_token(ident, ctx.settings.security.pii_secret) if kind is Kind.chave else ident
-    sg = ctx.graph.subgraph(kind.value, node_id, hops=hops, since=utc(since), until=utc(until),
+    sg = ctx.graph.subgraph(kind.value, node_id, hops=hops, since=since, until=until,
                                   max_nodes=n_lim, max_edges=e_lim, per_node=per_node)
     if sg is None:
         raise not_found(kind.value)
