@@ -66,7 +66,10 @@ def rules(features: Mapping[str, float], scoring: ScoringSettings) -> list[str]:
     the GNN scores that account at least ``scoring.ring_member_min_score``. A candidate's members include its
     victims and, now and then, a busy new merchant; payments to those are ordinary.
     """
-    f = {**TX_DEFAULTS, **{k: v for k, v in features.items() if v is not None}}
+    if TX_DEFAULTS.keys() <= features.keys() and None not in features.values():
+        f = features  # complete (the stream's path): no copy
+    else:
+        f = {**TX_DEFAULTS, **{k: v for k, v in features.items() if v is not None}}
     reasons: list[str] = []
     if f["noturna"] >= 1 and f["valor"] > scoring.night_limit:
         reasons.append(REASON_NIGHT_LIMIT)

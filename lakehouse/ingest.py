@@ -37,6 +37,7 @@ from lakehouse.schemas import (
 from lakehouse.sources import SourceFile, find_sources, fingerprint, read_source
 from pixring.errors import PixringError
 from pixring.settings import Settings
+from pixring.spark import kafka_stream
 
 log = logging.getLogger(__name__)
 
@@ -260,14 +261,7 @@ def ingest_stream(spark: SparkSession, settings: Settings, available_now: bool) 
     ensure_bronze(spark, settings)
     topic = settings.kafka.topic_transactions
     _ensure_topic(settings, topic)
-    source = (
-        spark.readStream.format("kafka")
-        .option("kafka.bootstrap.servers", settings.kafka.bootstrap)
-        .option("subscribe", topic)
-        .option("startingOffsets", "earliest")
-        .option("maxOffsetsPerTrigger", str(lh.stream_max_offsets_per_trigger))
-        .load()
-    )
+    source = kafka_stream(spark, settings, topic, lh.stream_max_offsets_per_trigger)
     checkpoint = checkpoint_path(settings, f"bronze_{STREAM_TABLE}")
     log.info("streaming %s -> bronze/%s (checkpoint %s)", topic, STREAM_TABLE, checkpoint)
     error = None

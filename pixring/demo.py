@@ -223,11 +223,15 @@ class Demo:
         report = produce(self.settings, self.report.raw, rate=self.replay_rate,
                          limit=int(self.replay_rate * self.replay_seconds))
         print("    " + str(report).replace("\n", "\n    "))
+        scored = 'pixring_stream_rows_total{outcome="scored"}'
+        stored = ('pixring_stream_sink_rows_total{outcome="inserted"}',
+                  'pixring_stream_sink_rows_total{outcome="duplicate"}')
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline:
-            done = self._metrics().get('pixring_stream_rows_total{outcome="scored"}', 0) \
-                - before.get('pixring_stream_rows_total{outcome="scored"}', 0)
-            if done >= report.delivered:
+            now = self._metrics()
+            # scored, and written to gold/scored_transactions by the Delta sink (a few seconds behind)
+            if (now.get(scored, 0) - before.get(scored, 0) >= report.delivered
+                    and sum(now.get(k, 0) - before.get(k, 0) for k in stored) >= report.delivered):
                 break
             time.sleep(1)
         after = self._metrics()

@@ -250,6 +250,9 @@ class StreamingSettings(BaseSettings):
 
     trigger_seconds: float = Field(1.0, gt=0)
     max_offsets_per_trigger: int = Field(50_000, ge=1)
+    #: the Delta sink query (scored topic -> gold/scored_transactions): its trigger and batch cap
+    sink_trigger_seconds: float = Field(5.0, gt=0)
+    sink_max_offsets_per_trigger: int = Field(200_000, ge=1)
     watermark: str = "10 minutes"
     metrics_port: int = Field(9108, ge=1, le=65535)
     #: latest scored transactions over which feature/score PSI is computed against the training data

@@ -55,3 +55,18 @@ def get_spark(settings: Settings | None = None, **extra_conf: str) -> SparkSessi
     spark.sparkContext.setLogLevel(sp.log_level)
     log.debug("spark %s master=%s", spark.version, sp.master)
     return spark
+
+
+def kafka_stream(spark: SparkSession, settings: Settings, topic: str, max_offsets_per_trigger: int,
+                 *, fail_on_data_loss: bool = True):
+    """A Structured Streaming Kafka source on ``topic`` from the earliest offset (the checkpoint says where
+    a restarted query resumes), at most ``max_offsets_per_trigger`` records per micro-batch."""
+    return (
+        spark.readStream.format("kafka")
+        .option("kafka.bootstrap.servers", settings.kafka.bootstrap)
+        .option("subscribe", topic)
+        .option("startingOffsets", "earliest")
+        .option("failOnDataLoss", str(fail_on_data_loss).lower())
+        .option("maxOffsetsPerTrigger", str(max_offsets_per_trigger))
+        .load()
+    )

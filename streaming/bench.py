@@ -208,7 +208,9 @@ def run_bench(rates: list[float], seconds: float, source: str | None, home: str 
             metrics = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
             for line in metrics.splitlines():
                 if line.startswith(("pixring_stream_batch_duration_seconds_sum", "pixring_stream_batch_duration_seconds_count",
-                                    "pixring_stream_model_version", "pixring_stream_kafka_lag")):
+                                    "pixring_stream_model_version", "pixring_stream_kafka_lag",
+                                    "pixring_stream_sink_rows_total", "pixring_stream_sink_batch_duration_seconds_sum",
+                                    "pixring_stream_sink_batch_duration_seconds_count")):
                     print("  metric", line)
         except OSError:
             pass

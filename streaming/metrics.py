@@ -46,6 +46,12 @@ class StreamMetrics:
                                  "transactions against the champion's training data", ["feature"], registry=r)
         self.score_psi = Gauge("pixring_score_psi", "PSI of the model score over the latest scored transactions "
                                "against the champion's training data", registry=r)
+        self.sink_rows = Counter("pixring_stream_sink_rows", "Scored messages written to gold/scored_transactions "
+                                 "by the Delta sink, by outcome (inserted | duplicate | invalid)", ["outcome"],
+                                 registry=r)
+        self.sink_seconds = Histogram(
+            "pixring_stream_sink_batch_duration_seconds", "Delta sink micro-batch time (MERGE)", registry=r,
+            buckets=(0.5, 1, 2, 5, 10, 30, 60, 120))
         self._alert_times: collections.deque[tuple[float, int]] = collections.deque()
 
     def serve(self, port: int) -> None:

@@ -83,6 +83,17 @@ SCORED_TRANSACTIONS: Final[StructType] = StructType([
 ])
 SCORED_COLUMNS: Final[tuple[str, ...]] = tuple(f.name for f in SCORED_TRANSACTIONS.fields)
 
+#: ``pix.transacoes.scored`` value: a row of :data:`SCORED_TRANSACTIONS` as JSON (times as local ISO text,
+#: ``valor`` a number) plus the Kafka and decision instants in epoch milliseconds. The Delta sink
+#: (:mod:`streaming.sink`) rebuilds the table's rows from it: ``kafka_timestamp`` and ``pontuado_em`` from the
+#: ``*_ms`` fields (the text ones are for readers).
+_MESSAGE_TEXT = frozenset({"timestamp", "data", "kafka_timestamp", "pontuado_em"})
+SCORED_MESSAGE: Final[StructType] = StructType([
+    *[_f(f.name, _S if f.name in _MESSAGE_TEXT else f.dataType, f.nullable) for f in SCORED_TRANSACTIONS.fields],
+    _f("kafka_ts_ms", LongType(), False),  # the input record's Kafka timestamp (0: none)
+    _f("pontuado_em_ms", LongType(), False),
+])
+
 #: Statistics only on metadata-like columns (tokens are not PII in clear, but min/max of them is useless).
 SCORED_PROPERTIES: Final[dict[str, str]] = {
     "delta.dataSkippingStatsColumns": "id_transacao,timestamp,data,kafka_partition,kafka_offset,pontuado_em",

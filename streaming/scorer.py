@@ -22,15 +22,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import numpy as np
+import orjson
 import pandas as pd
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -42,24 +41,27 @@ from lakehouse.paths import checkpoint_path, table_path
 from pixring import logs
 from pixring.errors import PixringError
 from pixring.settings import Settings
+from pixring.spark import kafka_stream
 from streaming.features import ReceiptState, parse_duration, seconds, static_features
 from streaming.lookup import GoldLookup
 from streaming.metrics import StreamMetrics
 from streaming.model import ChampionModel
 from streaming.parse import Tx, parse_record
-from streaming.schemas import SCORED_COLUMNS, SCORED_PROPERTIES, SCORED_TABLE, SCORED_TRANSACTIONS
+from streaming.schemas import SCORED_PROPERTIES, SCORED_TABLE, SCORED_TRANSACTIONS
 
 log = logging.getLogger(__name__)
 
 MAX_STREAM_ATTEMPTS = 3
-_CENT = Decimal("0.01")
+#: clear key -> token memo entries kept before the memo is dropped (~200 bytes each)
+TOKEN_CACHE = 500_000
 
 
 @dataclass
 class BatchOutput:
     """What one micro-batch produces (also what the pure-logic tests look at)."""
 
-    scored: list[dict] = field(default_factory=list)  # rows of SCORED_TRANSACTIONS
+    #: rows of streaming.schemas.SCORED_MESSAGE (valor a float, times as datetimes) = the scored messages
+    scored: list[dict] = field(default_factory=list)
     scored_msgs: list[tuple[bytes, bytes]] = field(default_factory=list)
     alerts: list[tuple[bytes, bytes]] = field(default_factory=list)
     dlq: list[tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]] = field(default_factory=list)
@@ -97,11 +99,6 @@ def _ms(dt: datetime) -> str:
     return dt.isoformat(timespec="seconds")
 
 
-def _model_features(row: dict) -> dict[str, float]:
-    """The :data:`gnn.serving.TX_FEATURES` of a scored row (``valor`` as a float)."""
-    return {k: (float(row["valor"]) if k == "valor" else row[k]) for k in TX_FEATURES}
-
-
 def _bytes(v) -> bytes | None:
     return None if v is None else bytes(v)
 
@@ -124,8 +121,8 @@ class BatchScorer:
         self.metrics = metrics
         self.producer = producer
         self.report = report
-        self.path = table_path(settings, "gold", SCORED_TABLE)
         self._key = settings.security.pii_secret.get_secret_value().encode("utf-8")
+        self._tokens: dict[str, str] = {}
         self._tz = ZoneInfo(spark.conf.get("spark.sql.session.timeZone", "America/Sao_Paulo"))
         self._delivery_errors: list[str] = []
         self.drift = DriftWindow(settings.streaming.drift_window)
@@ -134,19 +131,23 @@ class BatchScorer:
 
     # ------------------------------------------------------------------------------------ pure logic
     def _token(self, clear: str) -> str:
-        return hmac.new(self._key, clear.encode("utf-8"), hashlib.sha256).hexdigest()
+        """HMAC token of a canonical clear key (memoised: keys repeat; the cache is dropped when it grows)."""
+        tok = self._tokens.get(clear)
+        if tok is None:
+            if len(self._tokens) >= TOKEN_CACHE:
+                self._tokens.clear()
+            tok = self._tokens[clear] = hmac.new(self._key, clear.encode("utf-8"), hashlib.sha256).hexdigest()
+        return tok
 
     def score_records(self, records: pd.DataFrame) -> BatchOutput:
         """Kafka records (key, value, topic, partition, offset, ts_us) -> scored rows, messages, DLQ."""
         out = BatchOutput()
         now_local = datetime.now(self._tz).replace(tzinfo=None, microsecond=0)
-        good: list[tuple[Tx, dict]] = []
+        good: list[tuple[Tx, str, int, int, int]] = []
         seen: set[str] = set()
         mfc = self.settings.lakehouse.max_field_chars
         for rec in records.itertuples(index=False):
             parsed = parse_record(rec.value, mfc)
-            coords = {"topic": rec.topic, "partition": int(rec.partition), "offset": int(rec.offset),
-                      "ts_us": int(rec.ts_us) if rec.ts_us == rec.ts_us else 0}
             if isinstance(parsed, str):
                 headers = [("pixring.motivo", parsed.encode()),
                            ("pixring.origem", f"{rec.topic}/{rec.partition}/{rec.offset}".encode()),
@@ -157,60 +158,60 @@ class BatchScorer:
                 out.duplicates += 1
                 continue
             seen.add(parsed.id_transacao)
-            good.append((parsed, coords))
+            good.append((parsed, rec.topic, int(rec.partition), int(rec.offset),
+                         int(rec.ts_us) if rec.ts_us == rec.ts_us else 0))
         good.sort(key=lambda g: (g[0].timestamp, g[0].id_transacao))
 
         rows: list[dict] = []
+        feature_rows: list[dict[str, float]] = []
+        ring_pairs: list[tuple] = []
         lk, st = self.lookup, self.state
-        for tx, coords in good:
+        owner, user_ring, user_score = lk.owner, lk.user_ring, lk.user_score
+        for tx, topic, partition, offset, ts_us in good:
             o_tok, d_tok = self._token(tx.origem), self._token(tx.destino)
-            o_user, _ = lk.owner(o_tok)
-            d_user, d_cadastro = lk.owner(d_tok)
-            d_ring = lk.user_ring.get(d_user) if d_user else None
-            o_ring = lk.user_ring.get(o_user) if o_user else None
-            feats = static_features(tx.timestamp, tx.valor, lk.user_score.get(o_user) if o_user else None,
-                                    lk.user_score.get(d_user) if d_user else None,
+            o_user, _ = owner(o_tok)
+            d_user, d_cadastro = owner(d_tok)
+            d_ring = user_ring.get(d_user) if d_user else None
+            o_ring = user_ring.get(o_user) if o_user else None
+            feats = static_features(tx.timestamp, tx.valor, user_score.get(o_user) if o_user else None,
+                                    user_score.get(d_user) if d_user else None,
                                     d_ring.risco if d_ring else None, d_cadastro)
             t = seconds(tx.timestamp)
             late = st.is_late(t)
             feats.update(st.features(t, tx.id_transacao, o_tok, d_tok, tx.valor))
             st.add(t, tx.id_transacao, o_tok, d_tok, tx.valor, tx.status)
+            feature_rows.append(feats)
+            ring_pairs.append((o_ring, d_ring))
             rows.append({
                 "id_transacao": tx.id_transacao, "timestamp": tx.timestamp, "data": tx.timestamp.date(),
-                "valor": Decimal(str(tx.valor)).quantize(_CENT), "chave_pix_origem": o_tok,
+                "valor": tx.valor, "chave_pix_origem": o_tok,
                 "chave_pix_destino": d_tok, "tipo_transacao": tx.tipo_transacao, "status": tx.status,
                 "id_usuario_origem": o_user, "id_usuario_destino": d_user,
                 "id_anel_origem": o_ring.id_anel if o_ring else None,
                 "id_anel_destino": d_ring.id_anel if d_ring else None,
                 **{k: v for k, v in feats.items() if k != "valor"}, "atrasada": late,
-                "kafka_topic": coords["topic"], "kafka_partition": coords["partition"],
-                "kafka_offset": coords["offset"], "_ts_us": coords["ts_us"],
-                "_rings": (o_ring, d_ring),
+                "kafka_topic": topic, "kafka_partition": partition, "kafka_offset": offset,
+                "kafka_timestamp": local_from_micros(ts_us, self._tz) if ts_us else None,
+                "kafka_ts_ms": ts_us // 1000,
             })
         st.evict()
         if not rows:
             return out
 
-        features = pd.DataFrame([_model_features(r) for r in rows], columns=list(TX_FEATURES))
+        features = pd.DataFrame(feature_rows, columns=list(TX_FEATURES))
         scores = self.model.predict(features)
         out.features, out.scores = features, scores
         scoring = self.settings.scoring
-        decided_at = datetime.now(self._tz).replace(tzinfo=None)
         decided_ms = int(time.time() * 1000)
-        for r, score in zip(rows, scores):
-            decision, reasons = decide(float(score), rules(_model_features(r), scoring), scoring)
-            ts_us = r.pop("_ts_us")
-            o_ring, d_ring = r.pop("_rings")
-            r.update({"score": float(score), "decisao": decision, "motivos": reasons,
-                      "modelo_versao": self.model.version, "gold_versao": lk.version,
-                      "kafka_timestamp": local_from_micros(ts_us, self._tz) if ts_us else None,
-                      "pontuado_em": decided_at})
+        decided_at = local_from_micros(decided_ms * 1000, self._tz)
+        version, gold_version = self.model.version, lk.version
+        dumps = orjson.dumps
+        for r, feats, (o_ring, d_ring), score in zip(rows, feature_rows, ring_pairs, scores.tolist()):
+            decision, reasons = decide(score, rules(feats, scoring), scoring)
+            r.update({"score": score, "decisao": decision, "motivos": reasons, "modelo_versao": version,
+                      "gold_versao": gold_version, "pontuado_em": decided_at, "pontuado_em_ms": decided_ms})
             out.scored.append(r)
-            msg = {k: (_ms(v) if isinstance(v, datetime) else v) for k, v in r.items()
-                   if k not in ("data", "valor")}
-            msg.update({"data": r["data"].isoformat(), "valor": float(r["valor"]),
-                        "kafka_ts_ms": ts_us // 1000, "pontuado_em_ms": decided_ms})
-            out.scored_msgs.append((r["id_transacao"].encode(), json.dumps(msg, separators=(",", ":")).encode()))
+            out.scored_msgs.append((r["id_transacao"].encode(), dumps(r)))
             if decision != "allow":
                 out.alerts.extend(self._alerts(r, o_ring, d_ring, decided_ms))
         return out
@@ -239,7 +240,7 @@ class BatchScorer:
                 "decisao": r["decisao"], "score": r["score"], "motivos": r["motivos"],
                 "modelo_versao": r["modelo_versao"], "gerado_em_ms": decided_ms,
             }
-            out.append((id_anel.encode(), json.dumps(alert, separators=(",", ":")).encode()))
+            out.append((id_anel.encode(), orjson.dumps(alert)))
         return out
 
     # ------------------------------------------------------------------------------------- the sinks
@@ -265,25 +266,6 @@ class BatchScorer:
             except BufferError:
                 p.poll(0.05)
 
-    def _merge(self, out: BatchOutput) -> int:
-        from delta.tables import DeltaTable
-
-        if not out.scored:
-            return 0
-        pdf = pd.DataFrame(out.scored, columns=list(SCORED_COLUMNS))
-        source = self.spark.createDataFrame(pdf, SCORED_TRANSACTIONS)
-        ids = [r["id_transacao"] for r in out.scored]
-        lo, hi = (min(ids).replace("'", "''"), max(ids).replace("'", "''"))
-        # the id range lets Delta skip files by their min/max statistics (ids grow with time)
-        metrics = (
-            DeltaTable.forPath(self.spark, self.path).alias("t")
-            .merge(source.alias("s"), f"t.id_transacao >= '{lo}' AND t.id_transacao <= '{hi}' "
-                                      "AND t.id_transacao = s.id_transacao")
-            .whenNotMatchedInsertAll()
-            .execute().first()
-        )
-        return int(metrics["num_inserted_rows"])
-
     def __call__(self, batch: DataFrame, epoch_id: int) -> None:
         # every log record of this micro-batch carries ``scorer-b<epoch>`` (pixring.logs)
         with logs.bind(f"scorer-b{epoch_id}"):
@@ -307,7 +289,6 @@ class BatchScorer:
         marks.append(time.monotonic())
         self._delivery_errors.clear()
         self._publish(out)
-        inserted = self._merge(out)
         marks.append(time.monotonic())
         remaining = self.producer.flush(120)
         marks.append(time.monotonic())
@@ -337,11 +318,10 @@ class BatchScorer:
         rep.scored += len(out.scored)
         rep.dlq += len(out.dlq)
         rep.alerts += len(out.alerts)
-        rep.inserted += inserted
         rep.model_version, rep.gold_version = self.model.version, self.lookup.version
         phases = "/".join(f"{b - a:.2f}" for a, b in zip(marks, marks[1:]))
-        log.info("epoch %d: %d records, %d scored (%d new), %d dlq, %d alerts in %.2f s "
-                 "(refresh/read/score/publish+merge/flush %s)", epoch_id, n, len(out.scored), inserted,
+        log.info("epoch %d: %d records, %d scored, %d dlq, %d alerts in %.2f s "
+                 "(refresh/read/score/publish/flush %s)", epoch_id, n, len(out.scored),
                  len(out.dlq), len(out.alerts), dt, phases)
 
 
@@ -399,12 +379,26 @@ def _lag(query) -> float | None:
         return None
 
 
+def _stop(*queries) -> None:
+    for q in queries:
+        if q is not None and q.isActive:
+            q.stop()
+
+
 def run_stream(spark: SparkSession, settings: Settings, *, available_now: bool = False,
                max_seconds: float | None = None, allow_no_model: bool = False,
                serve_metrics: bool = True) -> StreamReport:
     """Run the scorer until stopped (Ctrl-C), until ``max_seconds`` or, with ``available_now``, until the
-    records available at start are scored."""
+    records available at start are scored.
+
+    Two queries share the session: the scorer (``pix.transacoes`` -> decisions on the scored, alert and DLQ
+    topics) and the Delta sink (scored topic -> ``gold/scored_transactions``, :mod:`streaming.sink`). Each
+    attempt first drains the scored topic into the table, then rebuilds the feature state from it; on the way
+    out (stop, ``max_seconds``, available-now) the sink drains again, so the table holds every scored record.
+    """
     from pyspark.errors import StreamingQueryException
+
+    from streaming import sink as delta_sink
 
     t0 = time.monotonic()
     spark.conf.set("spark.sql.execution.arrow.pyspark.enabled", "true")
@@ -424,44 +418,51 @@ def run_stream(spark: SparkSession, settings: Settings, *, available_now: bool =
     if model.loads:
         metrics.model_loads.inc()
     producer = make_producer(settings)
+    sink = delta_sink.DeltaSink(spark, settings, metrics)
     safe = "".join(c if c.isalnum() else "_" for c in topic)
     checkpoint = checkpoint_path(settings, f"scorer_{safe}")
     error = None
     for attempt in range(1, MAX_STREAM_ATTEMPTS + 1):
         report.attempts = attempt
-        state = ReceiptState(parse_duration(ss.watermark))
-        load_state(spark, settings, state)
-        lookup = GoldLookup(spark, settings)
-        lookup.refresh()
-        scorer = BatchScorer(spark, settings, model, lookup, state, metrics, producer, report)
-        source = (
-            spark.readStream.format("kafka")
-            .option("kafka.bootstrap.servers", settings.kafka.bootstrap)
-            .option("subscribe", topic)
-            .option("startingOffsets", "earliest")
-            .option("maxOffsetsPerTrigger", str(ss.max_offsets_per_trigger))
-            .load()
-        )
-        writer = (source.writeStream.queryName(f"scorer_{safe}").foreachBatch(scorer)
-                  .option("checkpointLocation", checkpoint))
-        writer = writer.trigger(availableNow=True) if available_now else writer.trigger(
-            processingTime=f"{ss.trigger_seconds:g} seconds")
-        query = writer.start()
-        log.info("scoring %s (checkpoint %s, model %s@champion v%s)", topic, checkpoint, model.name, model.version)
+        query = sink_query = None
         try:
+            drained = delta_sink.drain(spark, settings, sink)
+            if drained.messages:
+                log.info("drained %d scored messages (%d new rows) before rebuilding the state",
+                         drained.messages, drained.inserted)
+            state = ReceiptState(parse_duration(ss.watermark))
+            load_state(spark, settings, state)
+            lookup = GoldLookup(spark, settings)
+            lookup.refresh()
+            scorer = BatchScorer(spark, settings, model, lookup, state, metrics, producer, report)
+            source = kafka_stream(spark, settings, topic, ss.max_offsets_per_trigger)
+            writer = (source.writeStream.queryName(f"scorer_{safe}").foreachBatch(scorer)
+                      .option("checkpointLocation", checkpoint))
+            writer = writer.trigger(availableNow=True) if available_now else writer.trigger(
+                processingTime=f"{ss.trigger_seconds:g} seconds")
+            query = writer.start()
+            if not available_now:
+                sink_query = delta_sink.start(spark, settings, sink)
+            log.info("scoring %s (checkpoint %s, model %s@champion v%s)", topic, checkpoint, model.name,
+                     model.version)
             while query.isActive:
                 query.awaitTermination(1.0)
                 lag = _lag(query)
                 if lag is not None:
                     metrics.lag.set(lag)
+                if sink_query is not None and not sink_query.isActive:
+                    log.warning("the Delta sink query stopped: stopping the scorer")
+                    query.stop()
                 if max_seconds is not None and time.monotonic() - t0 > max_seconds:
                     log.info("max seconds reached: stopping")
                     query.stop()
+            error = query.exception() or (sink_query.exception() if sink_query is not None else None)
         except KeyboardInterrupt:
-            query.stop()
-        except StreamingQueryException:
-            pass  # inspected below
-        error = query.exception()
+            error = None
+        except StreamingQueryException as exc:
+            error = (query.exception() if query is not None else None) or exc
+        finally:
+            _stop(query, sink_query)
         if error is None:
             break
         log.warning("stream attempt %d/%d failed (%s); restarting from the checkpoint", attempt,
@@ -470,6 +471,8 @@ def run_stream(spark: SparkSession, settings: Settings, *, available_now: bool =
         raise PixringError(f"stream scoring failed {MAX_STREAM_ATTEMPTS} times; last error: "
                            f"{str(error).splitlines()[0][:300]}")
     producer.flush(60)
+    delta_sink.drain(spark, settings, sink)  # what the last batches published, into the table
+    report.inserted = sink.report.inserted
     report.model_version = model.version
     report.seconds = time.monotonic() - t0
     return report

@@ -41,4 +41,5 @@ def stream_env(unique, tmp_path) -> dict[str, str]:
         "PIXRING_MLFLOW_MODEL_NAME": f"pixring-test-stream-{unique}",
         "PIXRING_STREAMING_METRICS_PORT": str(free_port()),
         "PIXRING_STREAMING_TRIGGER_SECONDS": "0.2",
+        "PIXRING_STREAMING_SINK_TRIGGER_SECONDS": "0.5",
     }

@@ -41,9 +41,28 @@ def test_a_valid_record_is_parsed_with_keys_in_silver_canonical_form() -> None:
     (_doc(chave_pix_origem="123"), "chave_invalida:chave_pix_origem"),
     (_doc(tipo_transacao="ted"), "enum_desconhecido:tipo_transacao"),
     (_doc(id_transacao="x" * 600), "campo_longo:id_transacao"),
+    (_doc(timestamp="2026-10-01T10:00:0Z"), "timestamp_invalido:timestamp"),
+    (_doc(timestamp="2026-10-01T10:00+00"), "timestamp_invalido:timestamp"),
+    (_doc(timestamp="2026-10-01T25:00:00"), "timestamp_invalido:timestamp"),
+    (_doc(timestamp="2026-10-01T10:00:00+00:00"), "timestamp_invalido:timestamp"),
+    (b'{"valor": NaN}', "json_invalido"),
 ])
 def test_every_bad_record_gets_its_reason(value, reason) -> None:
     assert parse_record(value) == reason
+
+
+@pytest.mark.parametrize("text", ["2026-10-01T10:00:00", "2026-10-01 10:00:00", " 2026-10-01T10:00:00 ",
+                                  "2026-10-1T10:0:0"])
+def test_timestamps_in_either_layout_parse_to_the_same_instant(text) -> None:
+    tx = parse_record(_doc(timestamp=text))
+    assert isinstance(tx, Tx) and tx.timestamp == T0 and tx.timestamp.tzinfo is None
+
+
+def test_a_key_parses_the_same_from_the_memo() -> None:
+    first, again = parse_record(_doc()), parse_record(_doc())
+    assert (first.origem, first.destino) == (again.origem, again.destino) == ("+5511987654321", "52998224725")
+    assert parse_record(_doc(chave_pix_destino="529.982.247-24")) == "chave_invalida:chave_pix_destino"
+    assert parse_record(_doc(chave_pix_destino="529.982.247-24")) == "chave_invalida:chave_pix_destino"
 
 
 def test_parse_duration() -> None:

@@ -102,13 +102,13 @@ def test_kill_9_mid_stream_then_restart_scores_every_transaction_exactly_once(
     from lakehouse.paths import table_path
 
     s = scorer_settings
-    n = 200
+    n = 400
     good = world.ordinary_and_ring(n)
     world.create_topic(kafka_bootstrap, s.kafka.topic_transactions, partitions=1)  # one total event order
     world.produce(kafka_bootstrap, s.kafka.topic_transactions, good)
     path = table_path(s, "gold", "scored_transactions")
     env = {**os.environ, **stream_env, "PIXRING_HOME": str(s.paths.home),
-           "PIXRING_STREAMING_MAX_OFFSETS_PER_TRIGGER": "40", "PIXRING_SPARK_MASTER": "local[1]",
+           "PIXRING_STREAMING_MAX_OFFSETS_PER_TRIGGER": "20", "PIXRING_SPARK_MASTER": "local[1]",
            "PIXRING_SPARK_DRIVER_MEMORY": "1g", "PIXRING_SPARK_SHUFFLE_PARTITIONS": "1"}
     log_path = tmp_path / "stream.log"
     with log_path.open("w") as log_file:
@@ -116,7 +116,7 @@ def test_kill_9_mid_stream_then_restart_scores_every_transaction_exactly_once(
                                  stderr=subprocess.STDOUT, start_new_session=True, cwd=str(Path(__file__).parents[2]))
         try:
             deadline = time.monotonic() + 420
-            # version 0 creates the table; wait for two committed micro-batches, then kill -9 mid-stream
+            # version 0 creates the table; wait for two committed Delta sink batches, then kill -9 mid-stream
             while latest_version(spark, path) < 2 and time.monotonic() < deadline and child.poll() is None:
                 time.sleep(0.2)
             assert child.poll() is None, log_path.read_text()[-3000:]
@@ -158,6 +158,7 @@ def test_gold_rebuild_and_a_new_champion_are_picked_up_without_restart(
     from streaming.model import ChampionModel
     from streaming.registry import register_toy_model
     from streaming.scorer import BatchScorer, StreamReport, ensure_scored_table, ensure_topics, make_producer
+    from streaming.sink import drain
 
     from pixring import logs
 
@@ -183,6 +184,8 @@ def test_gold_rebuild_and_a_new_champion_are_picked_up_without_restart(
     assert v2 == "2" and MlflowClient().get_model_version_by_alias(s.mlflow.model_name, "champion").version == "2"
     time.sleep(0.05)
     scorer(batch(2, 1), 1)
+    drained = drain(spark, s)  # the Delta sink: scored topic -> table
+    assert (drained.messages, drained.inserted, drained.invalid) == (2, 2, 0)
     rows = {r.id_transacao: r for r in _scored(spark, s).collect()}
     first, second = rows["TX0000000001"], rows["TX0000000002"]
     assert (first.id_anel_destino, first.risco_anel_destino, first.modelo_versao) == ("ANEL-1", 0.8, "1")
