@@ -14,8 +14,10 @@ Kafka ``pix.transacoes`` --(Spark Kafka source, checkpoint)--> ``foreachBatch`` 
    :func:`gnn.serving.decide`;
 6. sinks: every transaction to ``pix.transacoes.scored``, ring alerts to ``pix.alertas`` (at-least-once:
    idempotent producer, flushed before the batch ends; a replayed batch publishes again and consumers
-   de-duplicate by ``id_transacao`` / ``id_alerta``), and ``gold/scored_transactions`` by an insert-only MERGE
-   on ``id_transacao`` (exactly once per id, whatever is replayed).
+   de-duplicate by ``id_transacao`` / ``id_alerta``).
+
+``gold/scored_transactions`` is written from the scored topic by a second query (:mod:`streaming.sink`,
+insert-only MERGE on ``id_transacao``: exactly once per id, whatever is replayed), off the latency path.
 """
 
 from __future__ import annotations
