@@ -196,3 +196,14 @@ def test_gold_rebuild_and_a_new_champion_are_picked_up_without_restart(
     batch_logs = {r.getMessage().split(":")[0]: r.corr for r in caplog.records
                   if r.name == "streaming.scorer" and r.getMessage().startswith("epoch ")}
     assert batch_logs == {"epoch 0": "scorer-b0", "epoch 1": "scorer-b1"}
+
+
+@pytest.mark.slow
+def test_a_broker_restart_under_load_loses_and_duplicates_nothing(spark, kafka_bootstrap, mlflow_uri) -> None:
+    """A private broker (own home and ports; the shared one is never touched) is stopped for 8 s and
+    started again while the producer runs and both queries (scorer and Delta sink) read from it."""
+    from streaming.bench import run_broker_restart
+
+    out = run_broker_restart(rate=200, seconds=45, restart_after=5, down_s=8, drain_s=240)
+    assert out["produced"] == 9000
+    assert out["scored_topic_ids"] == out["delta_rows"] == out["delta_ids"] == 9000, out
