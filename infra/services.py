@@ -457,7 +457,8 @@ class _PixringCommand(Service):
 
 
 class StreamService(_PixringCommand):
-    """The Structured Streaming scorer (``pixring stream``); ready when its Prometheus metrics answer."""
+    """The Structured Streaming scorer (``pixring stream``); ready when its Prometheus metrics say the scorer
+    query runs (``pixring_stream_scoring 1.0``: Spark up, scored topic drained, state and lookups loaded)."""
 
     name = "stream"
     args = ("stream",)
@@ -471,7 +472,7 @@ class StreamService(_PixringCommand):
 
     def is_ready(self) -> bool:
         with urllib.request.urlopen(self.endpoint, timeout=2) as resp:
-            return resp.status == 200
+            return resp.status == 200 and b"\npixring_stream_scoring 1.0" in resp.read()
 
 
 class ApiService(_PixringCommand):

@@ -305,6 +305,8 @@ class BatchScorer:
         m.rows.labels("duplicate").inc(out.duplicates)
         for r in out.scored:
             m.decisions.labels(r["decisao"]).inc()
+            if r["kafka_ts_ms"] > 0:
+                m.latency.observe(max(0.0, (r["pontuado_em_ms"] - r["kafka_ts_ms"]) / 1000.0))
         m.record_alerts(len(out.alerts))
         if out.features is not None and self.model.reference:
             self.drift.add(out.features, out.scores)
@@ -445,6 +447,7 @@ def run_stream(spark: SparkSession, settings: Settings, *, available_now: bool =
             query = writer.start()
             if not available_now:
                 sink_query = delta_sink.start(spark, settings, sink)
+            metrics.scoring.set(1)
             log.info("scoring %s (checkpoint %s, model %s@champion v%s)", topic, checkpoint, model.name,
                      model.version)
             while query.isActive:
@@ -464,6 +467,7 @@ def run_stream(spark: SparkSession, settings: Settings, *, available_now: bool =
         except StreamingQueryException as exc:
             error = (query.exception() if query is not None else None) or exc
         finally:
+            metrics.scoring.set(0)
             _stop(query, sink_query)
         if error is None:
             break

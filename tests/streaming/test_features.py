@@ -170,3 +170,18 @@ def test_drift_gauges_from_the_window() -> None:
     quiet = next(x for x in text.splitlines() if x.startswith('pixring_feature_psi{feature="noturna"}'))
     assert float(quiet.split()[-1]) < 0.1
     assert any(x.startswith("pixring_score_psi ") for x in text.splitlines())
+
+
+def test_histogram_quantiles_between_two_scrapes() -> None:
+    from streaming.metrics import histogram_quantiles
+
+    name = "pixring_stream_latency_seconds"
+
+    def scrape(counts: dict[str, float]) -> dict[str, float]:
+        return {f'{name}_bucket{{le="{le}"}}': c for le, c in counts.items()} | {f"{name}_count": max(counts.values())}
+
+    before = scrape({"1.0": 10, "2.0": 10, "3.0": 10, "+Inf": 10})
+    after = scrape({"1.0": 60, "2.0": 104, "3.0": 109, "+Inf": 110})  # 100 new: 50 <= 1 s, 94 <= 2, 99 <= 3
+    assert histogram_quantiles(after, before, name, (0.5, 0.95, 0.99)) == [1.0, 3.0, 3.0]
+    assert histogram_quantiles(after, before, name, (0.51, 1.0)) == [2.0, float("inf")]
+    assert histogram_quantiles(before, before, name, (0.5,)) is None
