@@ -101,6 +101,13 @@ def pipeline() -> dict[str, Any]:
             (f"histogram_quantile(0.95, sum by (le) (rate(pixring_stream_batch_duration_seconds_bucket[{RI}])))", "p95"),
             (f"histogram_quantile(0.99, sum by (le) (rate(pixring_stream_batch_duration_seconds_bucket[{RI}])))", "p99")],
               unit="s"),
+        Panel("Produce -> decision latency (per record)", [
+            (f"histogram_quantile(0.5, sum by (le) (rate(pixring_stream_latency_seconds_bucket[{RI}])))", "p50"),
+            (f"histogram_quantile(0.95, sum by (le) (rate(pixring_stream_latency_seconds_bucket[{RI}])))", "p95"),
+            (f"histogram_quantile(0.99, sum by (le) (rate(pixring_stream_latency_seconds_bucket[{RI}])))", "p99")],
+              unit="s", description="Input record's Kafka timestamp to the scorer's decision; target p95 <= 3 s."),
+        Panel("Delta sink rows per second by outcome", [
+            (f"sum by (outcome) (rate(pixring_stream_sink_rows_total[{RI}]))", "{{outcome}}")], unit="ops"),
         Panel("Consumer lag (scorer) and log end offsets", [
             ("max(pixring_stream_kafka_lag)", "scorer lag (records)"),
             ("sum by (topic) (kafka_log_log_logendoffset{topic=~\"pix.*\"})", "end offset {{topic}}")]),
