@@ -16,6 +16,11 @@ def table_path(settings: Settings, layer: str, name: str) -> str:
     return str(settings.paths.lakehouse / layer / name)
 
 
+def slug(name: str) -> str:
+    """``name`` with every non-alphanumeric character as ``_`` (a topic as a query / checkpoint name)."""
+    return "".join(c if c.isalnum() else "_" for c in name)
+
+
 def checkpoint_path(settings: Settings, name: str) -> str:
     """A Structured Streaming checkpoint location under ``$PIXRING_HOME/checkpoints``."""
     return str(settings.paths.checkpoints / name)

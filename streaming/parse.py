@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import datetime
 
 import orjson
@@ -88,23 +89,15 @@ def key_type(canonical: str) -> str | None:
     return None
 
 
-_KEYS: dict[str, str | None] = {}
-#: raw key -> canonical key memo entries kept before the memo is dropped
+#: raw key -> canonical key memo entries kept (least recently used dropped first)
 KEY_CACHE = 500_000
 
 
+@lru_cache(maxsize=KEY_CACHE)
 def valid_key(raw: str) -> str | None:
     """The canonical form of a well-formed Pix key, else None (memoised: a few keys make most traffic)."""
-    try:
-        return _KEYS[raw]
-    except KeyError:
-        pass
     canon = canonical_key(raw)
-    out = canon if key_type(canon) is not None else None
-    if len(_KEYS) >= KEY_CACHE:
-        _KEYS.clear()
-    _KEYS[raw] = out
-    return out
+    return canon if key_type(canon) is not None else None
 
 
 def _parse_ts(v: str) -> datetime | None:

@@ -26,8 +26,10 @@ import hashlib
 import hmac
 import logging
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -39,11 +41,12 @@ from pyspark.sql import functions as F
 from gnn.drift import DriftWindow
 from gnn.serving import TX_FEATURES, decide, rules
 from lakehouse import delta
-from lakehouse.paths import checkpoint_path, table_path
+from lakehouse.paths import checkpoint_path, slug, table_path
 from pixring import logs
 from pixring.errors import PixringError
 from pixring.settings import Settings
 from pixring.spark import kafka_stream
+from streaming import sink as delta_sink
 from streaming.features import ReceiptState, parse_duration, seconds, static_features
 from streaming.lookup import GoldLookup
 from streaming.metrics import StreamMetrics
@@ -54,7 +57,7 @@ from streaming.schemas import SCORED_PROPERTIES, SCORED_TABLE, SCORED_TRANSACTIO
 log = logging.getLogger(__name__)
 
 MAX_STREAM_ATTEMPTS = 3
-#: clear key -> token memo entries kept before the memo is dropped (~200 bytes each)
+#: clear key -> token memo entries kept (~200 bytes each; least recently used dropped first)
 TOKEN_CACHE = 500_000
 
 
@@ -124,7 +127,7 @@ class BatchScorer:
         self.producer = producer
         self.report = report
         self._key = settings.security.pii_secret.get_secret_value().encode("utf-8")
-        self._tokens: dict[str, str] = {}
+        self._token = lru_cache(maxsize=TOKEN_CACHE)(self._hmac)
         self._tz = ZoneInfo(spark.conf.get("spark.sql.session.timeZone", "America/Sao_Paulo"))
         self._delivery_errors: list[str] = []
         self.drift = DriftWindow(settings.streaming.drift_window)
@@ -132,14 +135,9 @@ class BatchScorer:
         spark.conf.set("spark.sql.execution.arrow.pyspark.fallback.enabled", "false")
 
     # ------------------------------------------------------------------------------------ pure logic
-    def _token(self, clear: str) -> str:
-        """HMAC token of a canonical clear key (memoised: keys repeat; the cache is dropped when it grows)."""
-        tok = self._tokens.get(clear)
-        if tok is None:
-            if len(self._tokens) >= TOKEN_CACHE:
-                self._tokens.clear()
-            tok = self._tokens[clear] = hmac.new(self._key, clear.encode("utf-8"), hashlib.sha256).hexdigest()
-        return tok
+    def _hmac(self, clear: str) -> str:
+        """HMAC token of a canonical clear key (``self._token`` is its memo: keys repeat)."""
+        return hmac.new(self._key, clear.encode("utf-8"), hashlib.sha256).hexdigest()
 
     def score_records(self, records: pd.DataFrame) -> BatchOutput:
         """Kafka records (key, value, topic, partition, offset, ts_us) -> scored rows, messages, DLQ."""
@@ -303,8 +301,9 @@ class BatchScorer:
         m.rows.labels("scored").inc(len(out.scored))
         m.rows.labels("dlq").inc(len(out.dlq))
         m.rows.labels("duplicate").inc(out.duplicates)
+        for decision, k in Counter(r["decisao"] for r in out.scored).items():
+            m.decisions.labels(decision).inc(k)
         for r in out.scored:
-            m.decisions.labels(r["decisao"]).inc()
             if r["kafka_ts_ms"] > 0:
                 m.latency.observe(max(0.0, (r["pontuado_em_ms"] - r["kafka_ts_ms"]) / 1000.0))
         m.record_alerts(len(out.alerts))
@@ -402,8 +401,6 @@ def run_stream(spark: SparkSession, settings: Settings, *, available_now: bool =
     """
     from pyspark.errors import StreamingQueryException
 
-    from streaming import sink as delta_sink
-
     t0 = time.monotonic()
     spark.conf.set("spark.sql.execution.arrow.pyspark.enabled", "true")
     ss = settings.streaming
@@ -423,7 +420,7 @@ def run_stream(spark: SparkSession, settings: Settings, *, available_now: bool =
         metrics.model_loads.inc()
     producer = make_producer(settings)
     sink = delta_sink.DeltaSink(spark, settings, metrics)
-    safe = "".join(c if c.isalnum() else "_" for c in topic)
+    safe = slug(topic)
     checkpoint = checkpoint_path(settings, f"scorer_{safe}")
     error = None
     for attempt in range(1, MAX_STREAM_ATTEMPTS + 1):

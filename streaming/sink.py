@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from lakehouse.paths import checkpoint_path, table_path
+from lakehouse.paths import checkpoint_path, slug, table_path
 from pixring import logs
 from pixring.settings import Settings
 from pixring.spark import kafka_stream
@@ -124,7 +124,7 @@ class DeltaSink:
 def start(spark: SparkSession, settings: Settings, sink: DeltaSink, *, available_now: bool = False):
     """Start the sink query (in its own fair-scheduler pool); returns the ``StreamingQuery``."""
     k, ss = settings.kafka, settings.streaming
-    safe = "".join(c if c.isalnum() else "_" for c in k.topic_scored)
+    safe = slug(k.topic_scored)
     # failOnDataLoss off: a scored record past retention (or a recreated topic) is gone either way; never wedge
     source = kafka_stream(spark, settings, k.topic_scored, ss.sink_max_offsets_per_trigger,
                           fail_on_data_loss=False).select("value")
