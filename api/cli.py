@@ -1,4 +1,4 @@
-"""``pixring api`` (serve with uvicorn) and ``pixring api-bench`` (the latency benchmark)."""
+"""``pixring api``: serve the API with uvicorn (the latency benchmark is ``pixring bench api``)."""
 
 from __future__ import annotations
 
@@ -32,35 +32,9 @@ def _cmd_api(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_bench(args: argparse.Namespace) -> int:
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parent.parent / "bench" / "bench_api.py"
-    spec = importlib.util.spec_from_file_location("bench_api", path)
-    if spec is None or spec.loader is None or not path.exists():
-        from pixring.errors import PixringError
-
-        raise PixringError(f"{path} not found (run from a source checkout)")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    bench_main = module.main
-
-    argv = ["--clients", str(args.clients), "--seconds", str(args.seconds), "--workers", str(args.workers)]
-    if args.url:
-        argv += ["--url", args.url]
-    return bench_main(argv)
-
-
 def add_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("api", help="serve the FastAPI investigation and scoring API (uvicorn)")
     p.add_argument("--host", default=None, help="default settings.api.host")
     p.add_argument("--port", type=int, default=None, help="default settings.api.port")
     p.add_argument("--workers", type=int, default=None, help="processes (default settings.api.workers)")
     p.set_defaults(handler=_cmd_api)
-    p = sub.add_parser("api-bench", help="benchmark the API: subgraph p99 with concurrent clients, /v1/score p99")
-    p.add_argument("--clients", type=int, default=32)
-    p.add_argument("--seconds", type=float, default=15.0, help="per endpoint")
-    p.add_argument("--url", default=None, help="an API already running (default: start one in a subprocess)")
-    p.add_argument("--workers", type=int, default=1, help="API worker processes of the API the bench starts")
-    p.set_defaults(handler=_cmd_bench)

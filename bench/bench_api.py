@@ -1,4 +1,4 @@
-"""API latency benchmark (``pixring api-bench`` or ``python bench/bench_api.py``).
+"""API latency benchmark (``pixring bench api`` or ``python bench/bench_api.py``).
 
 Starts ``pixring api`` in a subprocess on a free port (or uses ``--url``), waits for ``/readyz``, then drives
 each endpoint with ``--clients`` concurrent closed-loop clients for ``--seconds`` and prints p50/p95/p99 and
@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import os
 import random
+import re
 import socket
 import statistics
 import subprocess
@@ -23,6 +24,10 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, urlencode, urlsplit
+
+import orjson
+import uvloop
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -90,32 +95,78 @@ def _samples(settings, n: int = 400) -> dict[str, list[Any]]:
             "rings": rings, "tx": tx}
 
 
-async def _drive(url: str, headers: dict[str, str], make, clients: int, seconds: float) -> dict[str, Any]:
-    import httpx
+class _Conn:
+    """One keep-alive HTTP/1.1 connection on asyncio streams: a load generator that costs ~0.1 ms of CPU per
+    request (httpx costs 1-2 ms, which on this 2-core machine is taken from the API and Neo4j under test)."""
 
+    def __init__(self, host: str, port: int, headers: dict[str, str]) -> None:
+        self.host, self.port = host, port
+        self.head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def request(self, method: str, path: str, body: bytes | None = None) -> tuple[int, bytes]:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        extra = f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n" if body is not None else ""
+        self.writer.write(f"{method} {path} HTTP/1.1\r\nHost: {self.host}\r\n{self.head}{extra}\r\n".encode()
+                          + (body or b""))
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        status = int(head[9:12])
+        m = re.search(rb"(?im)^content-length:\s*(\d+)", head)
+        if m is None:  # uvicorn sends a length for every response of this API; anything else is a bench error
+            raise RuntimeError(f"response without Content-Length: {head[:200]!r}")
+        payload = await self.reader.readexactly(int(m.group(1)))
+        if re.search(rb"(?im)^connection:\s*close", head):
+            await self.close()
+        return status, payload
+
+    async def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+
+
+async def _drive(url: str, headers: dict[str, str], make, clients: int, seconds: float) -> dict[str, Any]:
+    """``clients`` closed-loop clients, each on its own keep-alive connection, for ``seconds``.
+
+    Latency is taken from writing the request to reading the last byte of the body; a non-2xx status or a
+    connection error is counted in ``codes`` (and its latency kept) and the client goes on."""
+    u = urlsplit(url)
     lat: list[float] = []
     codes: dict[int | str, int] = {}
+    nbytes = 0
     stop = time.monotonic() + seconds
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(base_url=url, headers=headers, timeout=30, limits=limits) as c:
-        async def worker(seed: int) -> None:
-            rnd = random.Random(seed)
+
+    async def worker(seed: int) -> None:
+        nonlocal nbytes
+        rnd = random.Random(seed)
+        conn = _Conn(u.hostname or "127.0.0.1", u.port or 80, headers)
+        try:
             while time.monotonic() < stop:
                 method, path, kw = make(rnd)
+                path = quote(path, safe="/")
+                if kw.get("params"):
+                    path = f"{path}?{urlencode(kw['params'])}"
+                body = orjson.dumps(kw["json"]) if "json" in kw else None
                 t0 = time.perf_counter()
                 try:
-                    r = await c.request(method, path, **kw)
-                    code: int | str = r.status_code
-                except httpx.HTTPError as exc:  # counted, the run goes on
+                    code, payload = await conn.request(method, path, body)
+                    nbytes += len(payload)
+                except (OSError, asyncio.IncompleteReadError, RuntimeError) as exc:  # counted, the run goes on
                     code = type(exc).__name__
+                    await conn.close()
                 lat.append((time.perf_counter() - t0) * 1000)
                 codes[code] = codes.get(code, 0) + 1
+        finally:
+            await conn.close()
 
-        t0 = time.monotonic()
-        await asyncio.gather(*(worker(i) for i in range(clients)))
-        wall = time.monotonic() - t0
+    t0 = time.monotonic()
+    await asyncio.gather(*(worker(i) for i in range(clients)))
+    wall = time.monotonic() - t0
     return {"n": len(lat), "rps": len(lat) / wall, "p50": _pct(lat, .5), "p95": _pct(lat, .95),
-            "p99": _pct(lat, .99), "mean": statistics.fmean(lat) if lat else float("nan"), "codes": codes}
+            "p99": _pct(lat, .99), "mean": statistics.fmean(lat) if lat else float("nan"), "codes": codes,
+            "kb": nbytes / max(1, len(lat)) / 1024}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -124,6 +175,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seconds", type=float, default=15.0)
     ap.add_argument("--url", default=None)
     ap.add_argument("--workers", type=int, default=1, help="API worker processes when the bench starts the API")
+    ap.add_argument("--warmup", type=float, default=2.0,
+                    help="seconds of unreported load on each case first (JIT, page cache, query plans)")
+    ap.add_argument("--only", default=None, help="run only the cases whose name contains this text")
+    ap.add_argument("--no-projection", action="store_true",
+                    help="the API the bench starts reads every subgraph hop from Neo4j (no in-memory projection)")
     args = ap.parse_args(argv)
 
     from pixring.settings import get_settings
@@ -135,7 +191,8 @@ def main(argv: list[str] | None = None) -> int:
         model_name, model_note = _ensure_model(settings)
         port = _free_port()
         env = {**os.environ, "PIXRING_API_PORT": str(port), "PIXRING_MLFLOW_MODEL_NAME": model_name,
-               "PIXRING_API_WORKERS": str(args.workers)}
+               "PIXRING_API_WORKERS": str(args.workers),
+               "PIXRING_API_GRAPH_PROJECTION": "false" if args.no_projection else "true"}
         settings.paths.logs.mkdir(parents=True, exist_ok=True)
         log = open(settings.paths.logs / "api-bench-server.log", "w")  # noqa: SIM115
         t_start = time.monotonic()
@@ -164,7 +221,11 @@ def main(argv: list[str] | None = None) -> int:
         if proc is not None:
             print(f"api start-up: listening after {listening - t_start:.1f}s, ready (read model + model) "
                   f"after {time.monotonic() - t_start:.1f}s")
-        print(f"model: {model_note}; API workers: {args.workers if proc is not None else '?'}")
+        ready = httpx.get(f"{url}/readyz", timeout=5).json()
+        gp = ready.get("graph_projection") or {}
+        print(f"model: {model_note}; API workers: {args.workers if proc is not None else '?'}; subgraphs from "
+              + (f"the in-memory projection ({gp['nodes']} nodes, {gp['relationships']} relationships, loaded in "
+                 f"{gp['seconds']}s)" if gp.get("served") else "Neo4j (no projection)"))
         s = _samples(settings)
         print(f"samples: {len(s['users'])} users, {len(s['keys'])} keys, {len(s['tx'])} transactions, "
               f"{len(s['rings'])} rings")
@@ -178,6 +239,7 @@ def main(argv: list[str] | None = None) -> int:
                     "chave_pix_origem": t["chave_pix_origem"], "chave_pix_destino": t["chave_pix_destino"]}
 
         cases = [
+            ("GET /healthz (framework floor)", {}, args.clients, lambda r: ("GET", "/healthz", {})),
             ("GET /v1/graph/usuario/{id}?hops=2", inv, args.clients,
              lambda r: ("GET", f"/v1/graph/usuario/{r.choice(s['users'])}", {"params": {"hops": 2}})),
             ("GET /v1/graph/usuario/{id}?hops=2 (1 client)", inv, 1,
@@ -198,12 +260,17 @@ def main(argv: list[str] | None = None) -> int:
         if s["rings"]:
             cases.insert(4, ("GET /v1/rings/{id}", inv, args.clients,
                              lambda r: ("GET", f"/v1/rings/{r.choice(s['rings'])}", {})))
+        if args.only:
+            cases = [c for c in cases if args.only in c[0]]
+        if args.warmup > 0:
+            for _name, headers, clients, make in cases:
+                uvloop.run(_drive(url, headers, make, clients, args.warmup))
         print(f"machine load average (1, 5, 15 min): {os.getloadavg()}, cores: {os.cpu_count()}")
-        print(f"{'endpoint':42s} {'clients':>7s} {'req/s':>8s} {'p50 ms':>8s} {'p95 ms':>8s} {'p99 ms':>8s}  codes")
+        print(f"{'endpoint':42s} {'clients':>7s} {'req/s':>8s} {'p50 ms':>8s} {'p95 ms':>8s} {'p99 ms':>8s} {'KiB':>6s}  codes")
         for name, headers, clients, make in cases:
-            res = asyncio.run(_drive(url, headers, make, clients, args.seconds))
+            res = uvloop.run(_drive(url, headers, make, clients, args.seconds))
             print(f"{name:42s} {clients:7d} {res['rps']:8.0f} {res['p50']:8.1f} {res['p95']:8.1f} "
-                  f"{res['p99']:8.1f}  {res['codes']}", flush=True)
+                  f"{res['p99']:8.1f} {res['kb']:6.1f}  {res['codes']}", flush=True)
         print(f"machine load average after: {os.getloadavg()}")
         return 0
     finally:
