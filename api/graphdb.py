@@ -13,7 +13,8 @@ import json
 import logging
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 from neo4j import READ_ACCESS, GraphDatabase
 from neo4j.time import Date, DateTime, Duration, Time
@@ -39,14 +40,15 @@ _START = {label: f"MATCH (c:{label} {{id: $id}}) RETURN elementId(c) AS eid, "
           for label in LABELS.values()}
 
 # Hubs (a merchant key paid by thousands) keep only their ``$per_node`` heaviest relationships (by amount,
-# then recency); the node is then marked ``parcial`` and the investigator expands it on its own.
+# then recency, ties by the other node's id and the type: the same request always gets the same answer);
+# the node is then marked ``parcial`` and the investigator expands it on its own.
 _HOP = (
     "UNWIND $frontier AS eid "
     "MATCH (a) WHERE elementId(a) = eid "
     "CALL (a) { "
     "  MATCH (a)-[r]-(b) "
     "  WHERE r.ultimo IS NULL OR (($since IS NULL OR r.ultimo >= $since) AND ($until IS NULL OR r.primeiro <= $until)) "
-    "  WITH r, b ORDER BY coalesce(r.valor_total, 0.0) DESC, r.ultimo DESC LIMIT $per_node_plus "
+    "  WITH r, b ORDER BY coalesce(r.valor_total, 0.0) DESC, r.ultimo DESC, b.id, type(r) LIMIT $per_node_plus "
     "  RETURN collect([r, b]) AS rb "
     "} "
     "WITH a, rb, size(rb) > $per_node AS parcial "
@@ -130,6 +132,68 @@ class Subgraph:
     hops: int = 0
 
 
+class Hop(Protocol):
+    def __call__(self, frontier: list[str], *, since: datetime | None, until: datetime | None, limit: int,
+                 per_node: int) -> Sequence[Sequence[Any]]: ...
+
+
+def assemble(kind: str, ident: str, start: tuple[str, dict[str, Any]] | None, hop: Hop, *, hops: int,
+             since: datetime | None, until: datetime | None, max_nodes: int, max_edges: int,
+             per_node: int) -> Subgraph | None:
+    """The breadth-first neighbourhood of ``start`` (``(elementId, props)``; None: unknown node -> None).
+
+    ``hop`` returns one layer's rows in :data:`_HOP`'s columns and order (from Neo4j, or from the in-memory
+    projection of :mod:`api.graphproj`). Holds every node reached within ``hops`` and every relationship
+    traversed; stops adding nodes at ``max_nodes`` and relationships at ``max_edges`` (``truncated`` tells);
+    a node with more than ``per_node`` relationships in the window is expanded through its heaviest
+    ``per_node`` only (``parcial``).
+    """
+    if start is None:
+        return None
+    center_eid, center_props = start
+    sg = Subgraph(center=node_key(kind, ident), hops=hops)
+    sg.nodes[center_eid] = {"key": sg.center, "tipo": kind, "id": ident, "nivel": 0, "props": compact(center_props)}
+    frontier = [center_eid]
+    for level in range(1, hops + 1):
+        if not frontier:
+            break
+        budget = max_edges - len(sg.edges)
+        if budget <= 0:
+            sg.truncated = True
+            break
+        rows = hop(frontier, since=since, until=until, limit=budget + 1, per_node=per_node)
+        if len(rows) > budget:
+            sg.truncated = True
+            rows = rows[:budget]
+        nxt: list[str] = []
+        # rows unpacked as tuples, in _HOP's RETURN order (cheaper than a lookup by name per field)
+        for aeid, parcial, rtype, saida, rprops, beid, blabels, bprops in rows:
+            if parcial and aeid in sg.nodes:
+                sg.nodes[aeid]["parcial"] = True
+            if beid not in sg.nodes:
+                if len(sg.nodes) >= max_nodes:
+                    sg.truncated = True
+                    continue
+                kind_b = next((KINDS[lb] for lb in blabels if lb in KINDS), "outro")
+                ident_b = str(bprops.get("id"))
+                sg.nodes[beid] = {"key": node_key(kind_b, ident_b), "tipo": kind_b, "id": ident_b,
+                                  "nivel": level, "props": compact(bprops)}
+                nxt.append(beid)
+            s_eid, t_eid = (aeid, beid) if saida else (beid, aeid)
+            rid = f"{rtype}|{s_eid}|{t_eid}"  # one relationship per type and ordered pair (MERGE)
+            if rid not in sg.edges:
+                sg.edges[rid] = {"id": rid, "tipo": rtype, "s": s_eid, "t": t_eid, "props": compact(rprops)}
+        frontier = nxt
+    # edges whose endpoints were dropped by the node cap are not served
+    for rid in [rid for rid, e in sg.edges.items() if e["s"] not in sg.nodes or e["t"] not in sg.nodes]:
+        del sg.edges[rid]
+    for e in sg.edges.values():
+        e["source"] = sg.nodes[e.pop("s")]["key"]
+        e["target"] = sg.nodes[e.pop("t")]["key"]
+        e["id"] = f"{e['tipo']}|{e['source']}|{e['target']}"
+    return sg
+
+
 class GraphStore:
     """The API's Neo4j access: one driver (connection pool) for the process, thread-safe."""
 
@@ -157,73 +221,24 @@ class GraphStore:
             return False
 
     def subgraph(self, kind: str, ident: str, *, hops: int, since: datetime | None,
-                       until: datetime | None, max_nodes: int, max_edges: int,
-                       per_node: int = 25) -> Subgraph | None:
-        """Breadth-first neighbourhood of one node, one bounded query per hop; None when the node is unknown.
+                 until: datetime | None, max_nodes: int, max_edges: int, per_node: int = 25) -> Subgraph | None:
+        """Breadth-first neighbourhood of one node read from Neo4j (see :func:`assemble`); None when unknown.
 
-        Holds every node reached within ``hops`` and every relationship traversed; stops adding nodes at
-        ``max_nodes`` and relationships at ``max_edges`` (``truncated`` tells); a node with more than
-        ``per_node`` relationships in the window is expanded through its heaviest ``per_node`` only
-        (``parcial``).
-        """
-        # one read transaction for the start node and every hop: one session checkout, one BEGIN/COMMIT
+        The start node and every hop (one bounded query each) in one read transaction: one session checkout,
+        one BEGIN/COMMIT."""
+        def read(tx) -> Subgraph | None:
+            records = list(tx.run(_START[LABELS[kind]], {"id": ident}))
+            start = (records[0]["eid"], records[0]["props"]) if records else None
+
+            def hop(frontier: list[str], *, since, until, limit: int, per_node: int) -> list[Any]:
+                return list(tx.run(_HOP, {"frontier": frontier, "since": since, "until": until, "limit": limit,
+                                          "per_node": per_node, "per_node_plus": per_node + 1}))
+
+            return assemble(kind, ident, start, hop, hops=hops, since=since, until=until, max_nodes=max_nodes,
+                            max_edges=max_edges, per_node=per_node)
+
         with self.driver.session(database=self.database, default_access_mode=READ_ACCESS) as session:
-            return session.execute_read(self._subgraph, kind, ident, hops=hops, since=since, until=until,
-                                        max_nodes=max_nodes, max_edges=max_edges, per_node=per_node)
-
-    @staticmethod
-    def _subgraph(tx, kind: str, ident: str, *, hops: int, since: datetime | None, until: datetime | None,
-                  max_nodes: int, max_edges: int, per_node: int) -> Subgraph | None:
-        def run(cypher: str, **params: Any) -> list[Any]:
-            return list(tx.run(cypher, params))
-
-        records = run(_START[LABELS[kind]], id=ident)
-        if not records:
-            return None
-        center = records[0]
-        sg = Subgraph(center=node_key(kind, ident), hops=hops)
-        sg.nodes[center["eid"]] = {"key": sg.center, "tipo": kind, "id": ident, "nivel": 0,
-                                   "props": compact(center["props"])}
-        frontier = [center["eid"]]
-        for level in range(1, hops + 1):
-            if not frontier:
-                break
-            budget = max_edges - len(sg.edges)
-            if budget <= 0:
-                sg.truncated = True
-                break
-            rows = run(_HOP, frontier=frontier, since=since, until=until, limit=budget + 1,
-                                   per_node=per_node, per_node_plus=per_node + 1)
-            if len(rows) > budget:
-                sg.truncated = True
-                rows = rows[:budget]
-            nxt: list[str] = []
-            # records unpacked as tuples, in _HOP's RETURN order (cheaper than a lookup by name per field)
-            for aeid, parcial, rtype, saida, rprops, beid, blabels, bprops in rows:
-                if parcial and aeid in sg.nodes:
-                    sg.nodes[aeid]["parcial"] = True
-                if beid not in sg.nodes:
-                    if len(sg.nodes) >= max_nodes:
-                        sg.truncated = True
-                        continue
-                    kind_b = next((KINDS[lb] for lb in blabels if lb in KINDS), "outro")
-                    ident_b = str(bprops.get("id"))
-                    sg.nodes[beid] = {"key": node_key(kind_b, ident_b), "tipo": kind_b, "id": ident_b,
-                                      "nivel": level, "props": compact(bprops)}
-                    nxt.append(beid)
-                s_eid, t_eid = (aeid, beid) if saida else (beid, aeid)
-                rid = f"{rtype}|{s_eid}|{t_eid}"  # one relationship per type and ordered pair (MERGE)
-                if rid not in sg.edges:
-                    sg.edges[rid] = {"id": rid, "tipo": rtype, "s": s_eid, "t": t_eid, "props": compact(rprops)}
-            frontier = nxt
-        # edges whose endpoints were dropped by the node cap are not served
-        for rid in [rid for rid, e in sg.edges.items() if e["s"] not in sg.nodes or e["t"] not in sg.nodes]:
-            del sg.edges[rid]
-        for e in sg.edges.values():
-            e["source"] = sg.nodes[e.pop("s")]["key"]
-            e["target"] = sg.nodes[e.pop("t")]["key"]
-            e["id"] = f"{e['tipo']}|{e['source']}|{e['target']}"
-        return sg
+            return session.execute_read(read)
 
     def rings(self, *, order: str, min_risk: float, min_size: int, min_amount: float,
                     ativo: bool | None, build_id: str | None, offset: int, limit: int) -> tuple[int, list[dict]]:
