@@ -22,6 +22,7 @@ from prometheus_client.core import GaugeMetricFamily
 from api import problems
 from api.deps import AppContext
 from api.graphdb import GraphStore
+from api.graphproj import GraphProjectionHolder
 from api.pii import AuditLog
 from api.readmodel import ReadModel
 from api.routers import graph, health, rings, score, transactions, users
@@ -130,9 +131,14 @@ class GraphDriftCollector:
 
 def build_context(settings: Settings) -> AppContext:
     registry = CollectorRegistry()
+    store = GraphStore(settings.neo4j)
+    a = settings.api
     ctx = AppContext(
         settings=settings,
-        graph=GraphStore(settings.neo4j),
+        graph=store,
+        projection=GraphProjectionHolder(store, refresh_seconds=a.graph_refresh_seconds,
+                                         max_relationships=a.graph_projection_max_relationships,
+                                         enabled=a.graph_projection),
         readmodel=ReadModel(settings.paths.lakehouse, settings.api.refresh_seconds),
         model=ModelHolder(settings.mlflow.uri, settings.mlflow.model_name),
         audit=AuditLog(settings.paths.logs / AUDIT_LOG_NAME),
@@ -142,6 +148,9 @@ def build_context(settings: Settings) -> AppContext:
           ).set_function(lambda: len(ctx.readmodel.snapshot.tx))
     Gauge("pixring_api_read_model_rings", "rings in the read model", registry=registry
           ).set_function(lambda: len(ctx.readmodel.snapshot.rings))
+    Gauge("pixring_api_graph_projection_relationships", "relationships in the in-memory graph projection "
+          "(0: subgraphs are read from Neo4j)", registry=registry
+          ).set_function(lambda: ctx.projection.current.relationships if ctx.projection.current else 0)
     Gauge("pixring_api_model_loaded", "1 when a champion model is loaded", registry=registry
           ).set_function(lambda: 1.0 if ctx.model.ready else 0.0)
     registry.register(GraphDriftCollector(ctx.readmodel))
@@ -150,6 +159,7 @@ def build_context(settings: Settings) -> AppContext:
 
 def _load(ctx: AppContext) -> None:
     ctx.readmodel.load()
+    ctx.projection.load()
     try:
         ctx.model.refresh()
     except Exception as exc:  # noqa: BLE001 - the API serves the graph without a model; /v1/score says 503
@@ -160,6 +170,7 @@ def _load(ctx: AppContext) -> None:
 def _warm_up(ctx: AppContext, settings: Settings) -> None:
     _load(ctx)
     ctx.readmodel.start()
+    ctx.projection.start()
     ctx.model.start(settings.api.refresh_seconds)
 
 
@@ -182,6 +193,7 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
             yield
         finally:
             ctx.readmodel.stop()
+            ctx.projection.stop()
             ctx.model.stop()
             ctx.graph.close()
 

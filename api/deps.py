@@ -22,6 +22,7 @@ from pixring import logs
 
 if TYPE_CHECKING:
     from api.graphdb import GraphStore
+    from api.graphproj import GraphProjectionHolder
     from api.pii import AuditLog
     from api.readmodel import ReadModel
     from api.scoring import ModelHolder
@@ -43,6 +44,7 @@ class AppContext:
     readmodel: ReadModel
     model: ModelHolder
     audit: AuditLog
+    projection: GraphProjectionHolder
     extra: dict[str, Any] = field(default_factory=dict)
 
 

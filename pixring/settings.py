@@ -276,6 +276,13 @@ class ApiSettings(BaseSettings):
     max_edges: int = Field(2000, ge=1)
     #: seconds between checks of the champion alias and of the gold/silver tables behind the read model
     refresh_seconds: float = Field(60.0, gt=0)
+    #: serve /v1/graph from an in-memory projection of Neo4j (api/graphproj.py); false: every hop from Neo4j
+    graph_projection: bool = True
+    #: seconds between checks of Neo4j's load marker and counts (the projection reloads when they move)
+    graph_refresh_seconds: float = Field(10.0, gt=0)
+    #: above this many relationships the projection is not built: each API worker holds its own copy,
+    #: ~1.4 KB of Python objects per relationship with its share of nodes (207 MiB at scale 1's 147,172)
+    graph_projection_max_relationships: int = Field(1_000_000, ge=0)
 
     @property
     def url(self) -> str:

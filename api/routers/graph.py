@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Path, Query
+import orjson
+from fastapi import APIRouter, HTTPException, Path, Query, Response
+from starlette.concurrency import run_in_threadpool
 
-from api.deps import Ctx, Investigator
+from api.deps import AppContext, Ctx, Investigator
+from api.graphdb import LABELS, Subgraph, assemble
 from api.models import Kind, SubgraphOut
 from api.pii import key_token
 from api.routers.common import PROTECTED_404, check_window, not_found, utc
@@ -18,30 +21,17 @@ IdPath = Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[^\x00-\x1
                              description="user id, device id, or a Pix key (clear or its 64-hex token)")]
 
 
-@router.get("/{kind}/{ident}", response_model=SubgraphOut, responses=PROTECTED_404,
-            summary="Subgraph around a key, a user or a device")
-def subgraph(
-    ctx: Ctx,
-    who: Investigator,
-    kind: Kind,
-    ident: IdPath,
-    hops: Annotated[int, Query(ge=1, le=3, description="1-3")] = 2,
-    since: Annotated[datetime | None, Query(description="only relationships active at/after this time")] = None,
-    until: Annotated[datetime | None, Query(description="only relationships active at/before this time")] = None,
-    max_nodes: Annotated[int | None, Query(ge=1, description="capped by settings.api.max_nodes")] = None,
-    max_edges: Annotated[int | None, Query(ge=1, description="capped by settings.api.max_edges")] = None,
-    per_node: Annotated[int, Query(ge=1, le=200, description="relationships followed per node and hop (heaviest "
-                                   "first); nodes with more are marked `parcial`: expand them on their own")] = 25,
-) -> SubgraphOut:
-    since, until = utc(since), utc(until)
-    check_window(since, until)
-    cap_n, cap_e = ctx.settings.api.max_nodes, ctx.settings.api.max_edges
-    n_lim, e_lim = min(max_nodes or cap_n, cap_n), min(max_edges or cap_e, cap_e)
-    node_id = key_token(ident, ctx.settings.security.pii_secret) if kind is Kind.chave else ident
-    sg = ctx.graph.subgraph(kind.value, node_id, hops=hops, since=since, until=until,
-                                  max_nodes=n_lim, max_edges=e_lim, per_node=per_node)
-    if sg is None:
-        raise not_found(kind.value)
+async def read_subgraph(ctx: AppContext, kind: str, ident: str, **bounds: Any) -> Subgraph | None:
+    """From the in-memory projection when one is loaded (pure CPU, on the event loop), else from Neo4j
+    (blocking driver, in the thread pool). Both go through :func:`api.graphdb.assemble`."""
+    proj = ctx.projection.current
+    if proj is not None:
+        return assemble(kind, ident, proj.start(LABELS[kind], ident), proj.hop, **bounds)
+    return await run_in_threadpool(ctx.graph.subgraph, kind, ident, **bounds)
+
+
+def subgraph_payload(ctx: AppContext, sg: Subgraph, limits: dict[str, int]) -> dict[str, Any]:
+    """The :class:`SubgraphOut` body: node labels (masked names) and GNN scores from the read model."""
     snap = ctx.readmodel.snapshot
     nodes = []
     for n in sg.nodes.values():
@@ -53,9 +43,37 @@ def subgraph(
             u = snap.users.get(n["id"])
             if u and u.get("nome"):
                 label = f"{n['id']} ({u['nome']})"
-        nodes.append({**n, "label": label})
-    if not nodes:  # pragma: no cover - the centre is always there
+        nodes.append({**n, "label": label, "parcial": n.get("parcial", False)})
+    return {"center": sg.center, "hops": sg.hops, "nodes": nodes, "edges": list(sg.edges.values()),
+            "truncated": sg.truncated, "limits": limits}
+
+
+@router.get("/{kind}/{ident}", response_model=SubgraphOut, responses=PROTECTED_404,
+            summary="Subgraph around a key, a user or a device")
+async def subgraph(
+    ctx: Ctx,
+    who: Investigator,
+    kind: Kind,
+    ident: IdPath,
+    hops: Annotated[int, Query(ge=1, le=3, description="1-3")] = 2,
+    since: Annotated[datetime | None, Query(description="only relationships active at/after this time")] = None,
+    until: Annotated[datetime | None, Query(description="only relationships active at/before this time")] = None,
+    max_nodes: Annotated[int | None, Query(ge=1, description="capped by settings.api.max_nodes")] = None,
+    max_edges: Annotated[int | None, Query(ge=1, description="capped by settings.api.max_edges")] = None,
+    per_node: Annotated[int, Query(ge=1, le=200, description="relationships followed per node and hop (heaviest "
+                                   "first); nodes with more are marked `parcial`: expand them on their own")] = 25,
+) -> Response:
+    since, until = utc(since), utc(until)
+    check_window(since, until)
+    cap_n, cap_e = ctx.settings.api.max_nodes, ctx.settings.api.max_edges
+    n_lim, e_lim = min(max_nodes or cap_n, cap_n), min(max_edges or cap_e, cap_e)
+    node_id = key_token(ident, ctx.settings.security.pii_secret) if kind is Kind.chave else ident
+    sg = await read_subgraph(ctx, kind.value, node_id, hops=hops, since=since, until=until,
+                             max_nodes=n_lim, max_edges=e_lim, per_node=per_node)
+    if sg is None:
+        raise not_found(kind.value)
+    if not sg.nodes:  # pragma: no cover - the centre is always there
         raise HTTPException(500)
-    return SubgraphOut(center=sg.center, hops=hops, nodes=nodes, edges=list(sg.edges.values()),
-                       truncated=sg.truncated,
-                       limits={"max_nodes": n_lim, "max_edges": e_lim, "per_node": per_node})
+    # serialised here (orjson), not re-validated through SubgraphOut: the shape is tested against it
+    body = subgraph_payload(ctx, sg, {"max_nodes": n_lim, "max_edges": e_lim, "per_node": per_node})
+    return Response(orjson.dumps(body), media_type="application/json")

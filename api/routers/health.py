@@ -23,7 +23,7 @@ def readyz(ctx: Ctx) -> JSONResponse:
     rm = ctx.readmodel.ready
     body = {"ready": neo4j and rm, "neo4j": neo4j, "read_model": rm,
             "model": {"loaded": ctx.model.ready, "name": ctx.model.model_name, "version": ctx.model.version},
-            "read_model_status": ctx.readmodel.status()}
+            "read_model_status": ctx.readmodel.status(), "graph_projection": ctx.projection.status()}
     return JSONResponse(jsonable(body), status_code=200 if body["ready"] else 503)
 
 
