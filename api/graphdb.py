@@ -13,7 +13,7 @@ import json
 import logging
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from neo4j import READ_ACCESS, GraphDatabase
@@ -139,20 +139,21 @@ class Hop(Protocol):
 
 def assemble(kind: str, ident: str, start: tuple[str, dict[str, Any]] | None, hop: Hop, *, hops: int,
              since: datetime | None, until: datetime | None, max_nodes: int, max_edges: int,
-             per_node: int) -> Subgraph | None:
+             per_node: int, props: Callable[[dict[str, Any]], dict[str, Any]] = compact) -> Subgraph | None:
     """The breadth-first neighbourhood of ``start`` (``(elementId, props)``; None: unknown node -> None).
 
     ``hop`` returns one layer's rows in :data:`_HOP`'s columns and order (from Neo4j, or from the in-memory
     projection of :mod:`api.graphproj`). Holds every node reached within ``hops`` and every relationship
     traversed; stops adding nodes at ``max_nodes`` and relationships at ``max_edges`` (``truncated`` tells);
     a node with more than ``per_node`` relationships in the window is expanded through its heaviest
-    ``per_node`` only (``parcial``).
+    ``per_node`` only (``parcial``). ``props`` turns a row's property map into the served one (:func:`compact`;
+    the projection's maps are compacted already and are served as they are, never mutated).
     """
     if start is None:
         return None
     center_eid, center_props = start
     sg = Subgraph(center=node_key(kind, ident), hops=hops)
-    sg.nodes[center_eid] = {"key": sg.center, "tipo": kind, "id": ident, "nivel": 0, "props": compact(center_props)}
+    sg.nodes[center_eid] = {"key": sg.center, "tipo": kind, "id": ident, "nivel": 0, "props": props(center_props)}
     frontier = [center_eid]
     for level in range(1, hops + 1):
         if not frontier:
@@ -177,12 +178,12 @@ def assemble(kind: str, ident: str, start: tuple[str, dict[str, Any]] | None, ho
                 kind_b = next((KINDS[lb] for lb in blabels if lb in KINDS), "outro")
                 ident_b = str(bprops.get("id"))
                 sg.nodes[beid] = {"key": node_key(kind_b, ident_b), "tipo": kind_b, "id": ident_b,
-                                  "nivel": level, "props": compact(bprops)}
+                                  "nivel": level, "props": props(bprops)}
                 nxt.append(beid)
             s_eid, t_eid = (aeid, beid) if saida else (beid, aeid)
             rid = f"{rtype}|{s_eid}|{t_eid}"  # one relationship per type and ordered pair (MERGE)
             if rid not in sg.edges:
-                sg.edges[rid] = {"id": rid, "tipo": rtype, "s": s_eid, "t": t_eid, "props": compact(rprops)}
+                sg.edges[rid] = {"id": rid, "tipo": rtype, "s": s_eid, "t": t_eid, "props": props(rprops)}
         frontier = nxt
     # edges whose endpoints were dropped by the node cap are not served
     for rid in [rid for rid, e in sg.edges.items() if e["s"] not in sg.nodes or e["t"] not in sg.nodes]:

@@ -21,17 +21,24 @@ IdPath = Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[^\x00-\x1
                              description="user id, device id, or a Pix key (clear or its 64-hex token)")]
 
 
+def _as_is(props: dict[str, Any]) -> dict[str, Any]:
+    return props
+
+
 async def read_subgraph(ctx: AppContext, kind: str, ident: str, **bounds: Any) -> Subgraph | None:
     """From the in-memory projection when one is loaded (pure CPU, on the event loop), else from Neo4j
     (blocking driver, in the thread pool). Both go through :func:`api.graphdb.assemble`."""
     proj = ctx.projection.current
     if proj is not None:
-        return assemble(kind, ident, proj.start(LABELS[kind], ident), proj.hop, **bounds)
+        # the projection's property maps are compacted already and never mutated: served as they are
+        return assemble(kind, ident, proj.start(LABELS[kind], ident), proj.hop, props=_as_is, **bounds)
     return await run_in_threadpool(ctx.graph.subgraph, kind, ident, **bounds)
 
 
 def subgraph_payload(ctx: AppContext, sg: Subgraph, limits: dict[str, int]) -> dict[str, Any]:
-    """The :class:`SubgraphOut` body: node labels (masked names) and GNN scores from the read model."""
+    """The :class:`SubgraphOut` body: node labels (masked names) and GNN scores from the read model.
+
+    Property maps may be the projection's own: a score is added to a copy, never to them."""
     snap = ctx.readmodel.snapshot
     nodes = []
     for n in sg.nodes.values():
@@ -39,7 +46,7 @@ def subgraph_payload(ctx: AppContext, sg: Subgraph, limits: dict[str, int]) -> d
         if n["tipo"] == "usuario":
             s = snap.scores.get(("usuario", n["id"]))
             if s is not None:
-                n["props"]["score_gnn"] = s.get("score")
+                n["props"] = {**n["props"], "score_gnn": s.get("score")}
             u = snap.users.get(n["id"])
             if u and u.get("nome"):
                 label = f"{n['id']} ({u['nome']})"
