@@ -153,6 +153,9 @@ def build_context(settings: Settings) -> AppContext:
           ).set_function(lambda: ctx.projection.current.relationships if ctx.projection.current else 0)
     Gauge("pixring_api_model_loaded", "1 when a champion model is loaded", registry=registry
           ).set_function(lambda: 1.0 if ctx.model.ready else 0.0)
+    Gauge("pixring_api_score_rows_per_model_call", "POST /v1/score requests per model call since start "
+          "(concurrent requests are predicted together)", registry=registry
+          ).set_function(lambda: ctx.model.batched_rows / ctx.model.batches if ctx.model.batches else 0.0)
     registry.register(GraphDriftCollector(ctx.readmodel))
     return ctx
 

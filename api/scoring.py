@@ -4,6 +4,7 @@ transaction features computed from the read model, and the shared rules/decision
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
@@ -71,12 +72,16 @@ class ModelHolder:
         self.model_name = model_name
         self.alias = alias
         self.model: Any = None
-        #: the model's own one-row path (``TxModel.predict_row``) when it has one: no DataFrame per request
-        self.predict_row: Any = None
+        #: the model's own rows path (``TxModel.predict_rows``) when it has one: no DataFrame per request
+        self.predict_rows: Any = None
         self.version: str | None = None
         self.error: str | None = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        #: requests waiting for the next batched prediction (:meth:`predict_soon`; event-loop thread only)
+        self._pending: list[tuple[dict[str, float], asyncio.Future]] = []
+        self.batches = 0
+        self.batched_rows = 0
 
     @property
     def ready(self) -> bool:
@@ -103,9 +108,9 @@ class ModelHolder:
         mlflow.set_tracking_uri(self.tracking_uri)
         mlflow.set_registry_uri(self.tracking_uri)
         model = mlflow.pyfunc.load_model(model_uri(self.model_name, self.alias))
-        row = getattr(_python_model(model), "predict_row", None)
+        rows = getattr(_python_model(model), "predict_rows", None)
         with self._lock:
-            self.model, self.predict_row, self.version, self.error = model, row, str(mv.version), None
+            self.model, self.predict_rows, self.version, self.error = model, rows, str(mv.version), None
         log.info("model %s v%s loaded in %.1fs", self.model_name, mv.version, time.monotonic() - t0)
         return True
 
@@ -124,21 +129,59 @@ class ModelHolder:
 
     def predict(self, feats: dict[str, float]) -> tuple[float, str]:
         """(probability, model version) for one feature row."""
+        probs, version = self.predict_many([feats])
+        return probs[0], version
+
+    def predict_many(self, feats: list[dict[str, float]]) -> tuple[list[float], str]:
+        """(probabilities, model version) for feature rows, in one model call."""
         import pandas as pd
 
         with self._lock:
-            model, row, version = self.model, self.predict_row, self.version
+            model, rows_path, version = self.model, self.predict_rows, self.version
         if model is None:
             raise RuntimeError("no model loaded")
-        values = [float(feats[c]) for c in TX_FEATURES]
-        if row is not None:
-            return float(row(values)), str(version)
-        frame = pd.DataFrame([values], columns=list(TX_FEATURES))
-        out = model.predict(frame)
-        value = out.iloc[0] if hasattr(out, "iloc") else out[0]
-        if hasattr(value, "__len__") and not isinstance(value, str):
-            value = value[-1]
-        return float(value), str(version)
+        values = [[float(f[c]) for c in TX_FEATURES] for f in feats]
+        if rows_path is not None:
+            return [float(p) for p in rows_path(values)], str(version)
+        out = model.predict(pd.DataFrame(values, columns=list(TX_FEATURES)))
+        probs = []
+        for i in range(len(values)):
+            value = out.iloc[i] if hasattr(out, "iloc") else out[i]
+            if hasattr(value, "__len__") and not isinstance(value, str):
+                value = value[-1]
+            probs.append(float(value))
+        return probs, str(version)
+
+    async def predict_soon(self, feats: dict[str, float]) -> tuple[float, str]:
+        """:meth:`predict` from the event loop, batched with the other requests of the same loop turn.
+
+        The first request of a turn schedules one :meth:`predict_many` for the next turn
+        (``loop.call_soon``); the requests that reach this point before it runs join its batch. Alone, a
+        request waits one loop turn (microseconds); with 32 concurrent callers the head's ~0.8 ms per call is
+        shared by the batch instead of paid by each request. Same model call, same probabilities.
+        """
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future = loop.create_future()
+        self._pending.append((feats, fut))
+        if len(self._pending) == 1:
+            loop.call_soon(self._flush)
+        return await fut
+
+    def _flush(self) -> None:
+        batch, self._pending = self._pending, []
+        live = [(f, fut) for f, fut in batch if not fut.done()]  # a cancelled request (client gone) is dropped
+        if not live:
+            return
+        try:
+            probs, version = self.predict_many([f for f, _ in live])
+        except Exception as exc:  # noqa: BLE001 - every waiting request gets the error
+            for _, fut in live:
+                fut.set_exception(exc)
+            return
+        self.batches += 1
+        self.batched_rows += len(live)
+        for (_, fut), p in zip(live, probs, strict=True):
+            fut.set_result((p, version))
 
 
 def _python_model(model: Any) -> Any:
@@ -149,9 +192,21 @@ def _python_model(model: Any) -> Any:
         return None
 
 
+def _scored(feats: dict[str, float], prob: float, version: str, scoring: ScoringSettings) -> dict[str, Any]:
+    decision, reasons = decide(prob, rules(feats, scoring), scoring)
+    return {"score": prob, "decisao": decision, "motivos": reasons, "features": feats, "modelo_versao": version}
+
+
 def score(snap: Snapshot, holder: ModelHolder, tx: TxInput, scoring: ScoringSettings) -> dict[str, Any]:
     """Features, model probability, rules and decision for one transaction."""
     feats = features(snap, tx)
     prob, version = holder.predict(feats)
-    decision, reasons = decide(prob, rules(feats, scoring), scoring)
-    return {"score": prob, "decisao": decision, "motivos": reasons, "features": feats, "modelo_versao": version}
+    return _scored(feats, prob, version, scoring)
+
+
+async def score_soon(snap: Snapshot, holder: ModelHolder, tx: TxInput, scoring: ScoringSettings) -> dict[str, Any]:
+    """:func:`score` from the event loop, the model call batched with concurrent requests
+    (:meth:`ModelHolder.predict_soon`)."""
+    feats = features(snap, tx)
+    prob, version = await holder.predict_soon(feats)
+    return _scored(feats, prob, version, scoring)

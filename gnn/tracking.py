@@ -14,6 +14,7 @@ import json
 import logging
 import pickle
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -53,19 +54,27 @@ class TxModel(mlflow.pyfunc.PythonModel):
         x = df[list(TX_FEATURES)].apply(pd.to_numeric, errors="coerce").fillna(pd.Series(TX_DEFAULTS))
         return self.head.predict_proba(x.to_numpy(dtype=float))[:, 1].astype(float)
 
-    def predict_row(self, values: list[float]) -> float:
-        """:meth:`predict` of one row given as floats in ``TX_FEATURES`` order, without pandas.
+    def predict_rows(self, rows: Sequence[Sequence[float]]) -> np.ndarray:
+        """:meth:`predict` of rows given as floats in ``TX_FEATURES`` order, without pandas.
 
-        The inline scorer's path (``POST /v1/score``): building and cleaning a one-row DataFrame costs ~8 ms,
-        the head itself ~2 ms. A NaN takes the feature's default, as in :meth:`predict`.
+        The inline scorer's path (``POST /v1/score``, which predicts the requests that arrive together in one
+        call): building and cleaning a DataFrame costs ~8 ms, and the head costs ~0.8 ms a call whether the
+        call has 1 row or 16 (150 trees walked one by one). A NaN takes the feature's default, as in
+        :meth:`predict`.
 
         Args:
-            values: ``len(TX_FEATURES)`` numbers.
+            rows: ``n`` rows of ``len(TX_FEATURES)`` numbers.
+
+        Returns:
+            ``(n,)`` fraud probabilities.
         """
-        if len(values) != len(TX_FEATURES):
-            raise ValueError(f"expected {len(TX_FEATURES)} features, got {len(values)}")
-        x = np.array([[TX_DEFAULTS[c] if v != v else v for c, v in zip(TX_FEATURES, map(float, values))]])
-        return float(self.head.predict_proba(x)[0, 1])
+        width = len(TX_FEATURES)
+        for values in rows:
+            if len(values) != width:
+                raise ValueError(f"expected {width} features, got {len(values)}")
+        x = np.array([[TX_DEFAULTS[c] if v != v else v for c, v in zip(TX_FEATURES, map(float, values))]
+                      for values in rows], dtype=float).reshape(len(rows), width)
+        return self.head.predict_proba(x)[:, 1].astype(float)
 
 
 def _setup(settings) -> MlflowClient:

@@ -199,3 +199,32 @@ def test_score_inline_uses_the_model_features_and_rules(client, live_api, world)
     for bad in ({**body, "valor": -1}, {**body, "valor": 0}, {**body, "extra": 1}, {"valor": 10},
                 {**body, "timestamp": "ontem"}):
         assert client.post("/v1/score", json=bad, headers=h).status_code == 422
+
+
+def test_concurrent_scores_each_get_their_own_answer(client, live_api, world) -> None:
+    """Requests arriving together are predicted in one model call (ModelHolder.predict_soon); each caller
+    still gets the answer of its own payload, the same as when it comes alone."""
+    import asyncio
+
+    import httpx
+
+    h = live_api.headers("service")
+    bodies = [{"id_transacao": f"c{i}", "timestamp": "2026-10-01T13:01:00Z", "valor": 100.0 + 97 * i,
+               "chave_pix_origem": world.clear_keys["V2"],
+               "chave_pix_destino": world.clear_keys["M1" if i % 2 else "V1"]} for i in range(16)]
+    alone = [client.post("/v1/score", json=b, headers=h).json() for b in bodies]
+
+    async def together():
+        async with httpx.AsyncClient(base_url=live_api.url, timeout=30) as ac:
+            rs = await asyncio.gather(*(ac.post("/v1/score", json=b, headers=h) for b in bodies))
+        return [r.json() for r in rs]
+
+    for a, t in zip(alone, asyncio.run(together()), strict=True):
+        assert t["id_transacao"] == a["id_transacao"]
+        assert (t["score"], t["decisao"], t["motivos"], t["features"]) == (
+            a["score"], a["decisao"], a["motivos"], a["features"])
+    assert len({a["score"] for a in alone}) > 1  # the payloads do not all score alike
+    metrics = client.get("/metrics").text
+    per_call = [float(line.split()[-1]) for line in metrics.splitlines()
+                if line.startswith("pixring_api_score_rows_per_model_call ")]
+    assert per_call and per_call[0] >= 1.0

@@ -65,12 +65,13 @@ def test_pyfunc_predicts_tx_features(registered, gnn_settings) -> None:
     assert len(ref["score"]["expected"]) == len(ref["score"]["edges"]) + 1 >= 2
 
 
-def test_the_api_one_row_path_gives_what_the_pyfunc_gives(registered, gnn_settings) -> None:
-    """``POST /v1/score`` calls ``TxModel.predict_row`` (no DataFrame); it must agree with the pyfunc."""
+def test_the_api_rows_path_gives_what_the_pyfunc_gives(registered, gnn_settings) -> None:
+    """``POST /v1/score`` calls ``TxModel.predict_rows`` (no DataFrame, concurrent requests in one call);
+    it must agree with the pyfunc, row by row and batched."""
     from api.scoring import ModelHolder
 
     holder = ModelHolder(gnn_settings.mlflow.uri, registered["name"])
-    assert holder.refresh() and holder.predict_row is not None
+    assert holder.refresh() and holder.predict_rows is not None
     pyfunc = mlflow.pyfunc.load_model(model_uri(registered["name"], "champion"))
     rng = np.random.default_rng(7)
     rows = [{c: float(rng.uniform(0, 2)) for c in TX_FEATURES} for _ in range(20)]
@@ -80,8 +81,10 @@ def test_the_api_one_row_path_gives_what_the_pyfunc_gives(registered, gnn_settin
     assert [v for _, v in got] == ["1"] * len(rows)
     assert np.allclose([p for p, _ in got], want, rtol=0, atol=1e-12)
     assert len({round(p, 9) for p, _ in got}) > 1  # the rows do not all score alike
+    batched, version = holder.predict_many(rows)
+    assert version == "1" and np.allclose(batched, want, rtol=0, atol=1e-12)
     with pytest.raises(ValueError, match="expected"):
-        holder.predict_row([0.0])
+        holder.predict_rows([[0.0]])
 
 
 @pytest.mark.spark
