@@ -63,7 +63,10 @@ def _supervise(host: str, port: int, workers: int) -> int:
     service manager sees the API down); SIGTERM / SIGINT are passed on.
     """
     probe = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
-    try:  # without SO_REUSEPORT: fails when anything (another API included) already listens there
+    # SO_REUSEADDR: connections of an earlier run in TIME_WAIT do not count; without SO_REUSEPORT the bind
+    # fails when anything (another API included) listens there
+    probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
         probe.bind((host, port))
     except OSError as exc:
         from pixring.errors import PixringError
