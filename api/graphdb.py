@@ -40,7 +40,8 @@ _START = {label: f"MATCH (c:{label} {{id: $id}}) RETURN elementId(c) AS eid, "
           for label in LABELS.values()}
 
 # Hubs (a merchant key paid by thousands) keep only their ``$per_node`` heaviest relationships (by amount,
-# then recency, ties by the other node's id and the type: the same request always gets the same answer);
+# then recency, ties by the other node's id, the type, then outgoing before incoming: the same request
+# always gets the same answer);
 # the node is then marked ``parcial`` and the investigator expands it on its own.
 _HOP = (
     "UNWIND $frontier AS eid "
@@ -48,7 +49,8 @@ _HOP = (
     "CALL (a) { "
     "  MATCH (a)-[r]-(b) "
     "  WHERE r.ultimo IS NULL OR (($since IS NULL OR r.ultimo >= $since) AND ($until IS NULL OR r.primeiro <= $until)) "
-    "  WITH r, b ORDER BY coalesce(r.valor_total, 0.0) DESC, r.ultimo DESC, b.id, type(r) LIMIT $per_node_plus "
+    "  WITH r, b ORDER BY coalesce(r.valor_total, 0.0) DESC, r.ultimo DESC, b.id, type(r), startNode(r) = a DESC "
+    "  LIMIT $per_node_plus "
     "  RETURN collect([r, b]) AS rb "
     "} "
     "WITH a, rb, size(rb) > $per_node AS parcial "

@@ -75,12 +75,13 @@ class _Rel:
     ultimo: datetime | None
 
 
-def _order(rel: _Rel, other_id: str) -> tuple[float, int, float, str, str]:
-    """``ORDER BY coalesce(r.valor_total, 0.0) DESC, r.ultimo DESC, b.id, type(r)`` (Cypher puts nulls first
-    in DESC; ids are ASCII, so Python's and Cypher's string orders agree)."""
+def _order(rel: _Rel, other_id: str) -> tuple[float, int, float, str, str, int]:
+    """``ORDER BY coalesce(r.valor_total, 0.0) DESC, r.ultimo DESC, b.id, type(r), startNode(r) = a DESC``
+    (Cypher puts nulls first in DESC and true before false in DESC; ids are ASCII, so Python's and Cypher's
+    string orders agree). The last key parts A->B from B->A of one type with equal amount and time."""
     v = rel.props.get("valor_total") or 0.0
     last = 0.0 if rel.ultimo is None else -(rel.ultimo - _EPOCH).total_seconds()
-    return (-v, 0 if rel.ultimo is None else 1, last, other_id, rel.type)
+    return (-v, 0 if rel.ultimo is None else 1, last, other_id, rel.type, 0 if rel.saida else 1)
 
 
 @dataclass

@@ -95,6 +95,28 @@ def test_the_projection_reloads_when_the_graph_moves(store, holder, world) -> No
 
 @pytest.mark.neo4j
 @pytest.mark.mlflow
+def test_a_tie_between_the_two_directions_is_broken_alike(store, holder, world) -> None:
+    """A->B and B->A of one type, same amount and time: both sources keep the outgoing one first."""
+    a, b = f"{world.p}TA", f"{world.p}TB"
+    store.driver.execute_query(
+        "MERGE (x:Usuario {id: $a}) MERGE (y:Usuario {id: $b}) "
+        "MERGE (x)-[r:TRANSFERIU]->(y) SET r.n = 1, r.valor_total = 50.0, r.primeiro = $t, r.ultimo = $t "
+        "MERGE (y)-[s:TRANSFERIU]->(x) SET s.n = 1, s.valor_total = 50.0, s.primeiro = $t, s.ultimo = $t",
+        a=a, b=b, t=T0)
+    try:
+        assert holder.refresh_if_changed()
+        bounds = dict(hops=1, since=None, until=None, max_nodes=500, max_edges=2000, per_node=1)
+        for start in (a, b):
+            got = _from_projection(holder.current, "usuario", start, **bounds)
+            assert _canon(got) == _canon(store.subgraph("usuario", start, **bounds)), start
+            assert [e["source"] for e in got.edges.values()] == [f"usuario:{start}"]
+    finally:
+        store.driver.execute_query("MATCH (u:Usuario) WHERE u.id IN $ids DETACH DELETE u", ids=[a, b])
+        holder.refresh_if_changed()
+
+
+@pytest.mark.neo4j
+@pytest.mark.mlflow
 def test_the_api_answers_the_same_from_neo4j_when_no_projection_is_loaded(client, live_api, world) -> None:
     ctx = live_api.app.state.ctx
     assert ctx.projection.current is not None
