@@ -78,8 +78,11 @@ class ModelHolder:
         self.error: str | None = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        #: requests waiting for the next batched prediction (:meth:`predict_soon`; event-loop thread only)
+        #: requests waiting for the next batched prediction (:meth:`predict_soon`; event-loop thread only),
+        #: the loop they wait on and whether that loop has a flush scheduled
         self._pending: list[tuple[dict[str, float], asyncio.Future]] = []
+        self._pending_loop: asyncio.AbstractEventLoop | None = None
+        self._flush_scheduled = False
         self.batches = 0
         self.batched_rows = 0
 
@@ -161,19 +164,24 @@ class ModelHolder:
         shared by the batch instead of paid by each request. Same model call, same probabilities.
         """
         loop = asyncio.get_running_loop()
+        if loop is not self._pending_loop:  # another loop (a restarted server, tests): the old one's waiters
+            self._pending, self._pending_loop, self._flush_scheduled = [], loop, False  # are gone with it
         fut: asyncio.Future = loop.create_future()
         self._pending.append((feats, fut))
-        if len(self._pending) == 1:
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
             loop.call_soon(self._flush)
         return await fut
 
     def _flush(self) -> None:
-        batch, self._pending = self._pending, []
+        batch, self._pending, self._flush_scheduled = self._pending, [], False
         live = [(f, fut) for f, fut in batch if not fut.done()]  # a cancelled request (client gone) is dropped
         if not live:
             return
         try:
             probs, version = self.predict_many([f for f, _ in live])
+            if len(probs) != len(live):
+                raise RuntimeError(f"the model returned {len(probs)} probabilities for {len(live)} rows")
         except Exception as exc:  # noqa: BLE001 - every waiting request gets the error
             for _, fut in live:
                 fut.set_exception(exc)

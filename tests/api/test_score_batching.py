@@ -72,3 +72,25 @@ def test_no_model_is_an_error_not_a_hang() -> None:
     holder = ModelHolder("http://unused", "m")
     with pytest.raises(RuntimeError, match="no model"):
         asyncio.run(holder.predict_soon(_feats(1.0)))
+
+
+def test_a_short_answer_fails_every_waiter_instead_of_leaving_some_hanging() -> None:
+    holder = _holder(lambda rows: [0.5])  # one probability whatever the rows
+
+    async def main():
+        return await asyncio.wait_for(asyncio.gather(*(holder.predict_soon(_feats(float(i))) for i in range(3)),
+                                                     return_exceptions=True), timeout=5)
+
+    results = asyncio.run(main())
+    assert [type(r) for r in results] == [RuntimeError] * 3 and "1 probabilities for 3 rows" in str(results[0])
+
+
+def test_a_loop_stopped_before_its_flush_does_not_block_the_next_one() -> None:
+    holder = _holder(lambda rows: [0.25] * len(rows))
+    old = asyncio.new_event_loop()
+    abandoned = old.create_task(holder.predict_soon(_feats(1.0)))
+    old.call_soon(old.stop)  # stops after the task queued its request, before the flush ran
+    old.run_forever()
+    old.close()
+    abandoned._log_destroy_pending = False  # left pending on purpose: no "Task was destroyed" noise
+    assert asyncio.run(asyncio.wait_for(holder.predict_soon(_feats(2.0)), timeout=5)) == (0.25, "7")
