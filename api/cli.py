@@ -60,8 +60,13 @@ def _supervise(host: str, port: int, workers: int) -> int:
     connection pending when it wakes, so a burst of keep-alive clients lands on one process (32 connections
     opened together: 32/0, 31/1, 26/6 in most tries) while the other idles. With one socket per process the
     kernel spreads connections across them by address hash. A process that exits stops the others (the
-    service manager sees the API down); SIGTERM / SIGINT are passed on.
+    service manager sees the API down, with that process's exit code); SIGTERM / SIGINT stop every worker
+    (SIGTERM, 30 s, then SIGKILL); a worker gets SIGTERM if the supervisor itself dies.
     """
+    if port == 0:
+        from pixring.errors import PixringError
+
+        raise PixringError("--workers N needs a fixed port (with port 0 each worker would get its own)")
     probe = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
     # SO_REUSEADDR: connections of an earlier run in TIME_WAIT do not count; without SO_REUSEPORT the bind
     # fails when anything (another API included) listens there
@@ -75,31 +80,51 @@ def _supervise(host: str, port: int, workers: int) -> int:
     finally:
         probe.close()
     cmd = [sys.executable, "-m", "pixring.cli", "api", "--host", host, "--port", str(port), "--reuse-port"]
-    children = [subprocess.Popen(cmd) for _ in range(workers)]
-    log.info("API: %d worker processes on %s:%d (SO_REUSEPORT), pids %s", workers, host, port,
-             [c.pid for c in children])
-
+    children: list[subprocess.Popen] = []
     asked: list[int] = []
 
-    def forward(signum: int, _frame: object) -> None:
-        asked.append(signum)
+    def stop_all() -> None:
         for c in children:
             if c.poll() is None:
-                c.send_signal(signum)
+                c.send_signal(signal.SIGTERM)  # SIGTERM even on Ctrl-C: a second SIGINT makes uvicorn skip draining
 
-    signal.signal(signal.SIGTERM, forward)
-    signal.signal(signal.SIGINT, forward)
-    while all(c.poll() is None for c in children) and not asked:
+    def on_signal(signum: int, _frame: object) -> None:
+        asked.append(signum)
+        stop_all()
+
+    signal.signal(signal.SIGTERM, on_signal)  # before the first worker exists: none is left behind
+    signal.signal(signal.SIGINT, on_signal)
+    for _ in range(workers):
+        if not asked:
+            children.append(subprocess.Popen(cmd, preexec_fn=_die_with_parent))
+    log.info("API: %d worker processes on %s:%d (SO_REUSEPORT), pids %s", len(children), host, port,
+             [c.pid for c in children])
+    while not asked and all(c.poll() is None for c in children):
         time.sleep(0.2)
-    if not asked:
-        log.error("API worker exited (codes %s): stopping the others", [c.poll() for c in children])
-        for c in children:
-            if c.poll() is None:
-                c.send_signal(signal.SIGTERM)
-    codes = [c.wait() for c in children]
-    # uvicorn re-raises the signal it shut down on, so a stopped worker reports -SIGTERM / -SIGINT
-    clean = {0, *(-s for s in asked)}
-    return 0 if asked and all(code in clean for code in codes) else next((c for c in codes if c), 1)
+    crashed = [c for c in children if c.poll() is not None] if not asked else []
+    if crashed:
+        log.error("API worker %d exited with %s: stopping the others", crashed[0].pid, crashed[0].returncode)
+        stop_all()
+    for c in children:
+        try:
+            c.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            log.warning("API worker %d did not stop in 30 s: killed", c.pid)
+            c.kill()
+            c.wait()
+    if crashed:
+        code = crashed[0].returncode
+        return code if code > 0 else 1
+    # uvicorn re-raises the signal it shut down on, so a stopped worker reports -SIGTERM (or 0)
+    return 0 if all(c.returncode in (0, -signal.SIGTERM, -signal.SIGINT) for c in children) else 1
+
+
+def _die_with_parent() -> None:
+    """In a worker, before exec: SIGTERM when the supervisor dies, whatever kills it (Linux prctl)."""
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:

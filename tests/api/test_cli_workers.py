@@ -28,16 +28,21 @@ def _wait_healthy(url: str, proc: subprocess.Popen, timeout_s: float = 90.0) -> 
     raise AssertionError(f"{url}/healthz did not answer in {timeout_s}s")
 
 
-def test_workers_share_a_burst_of_connections_and_stop_together(api_settings, tmp_path) -> None:
+def _start(api_settings, tmp_path, name: str) -> tuple[subprocess.Popen, list[psutil.Process], int]:
     port = _free_port()
     env = {**os.environ, "PIXRING_HOME": str(api_settings.paths.home), "PIXRING_API_PORT": str(port)}
     proc = subprocess.Popen([sys.executable, "-m", "pixring.cli", "api", "--workers", "2"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=open(tmp_path / "api.log", "w"),  # noqa: SIM115
+                            stdout=subprocess.DEVNULL, stderr=open(tmp_path / f"{name}.log", "w"),  # noqa: SIM115
                             start_new_session=True)
+    _wait_healthy(f"http://127.0.0.1:{port}", proc)
+    children = psutil.Process(proc.pid).children()
+    assert len(children) == 2
+    return proc, children, port
+
+
+def test_workers_share_a_burst_of_connections_and_stop_together(api_settings, tmp_path) -> None:
+    proc, children, port = _start(api_settings, tmp_path, "burst")
     try:
-        _wait_healthy(f"http://127.0.0.1:{port}", proc)
-        children = psutil.Process(proc.pid).children()
-        assert len(children) == 2
         # 32 keep-alive connections opened together (what a pool of clients does): uvicorn's own workers= put
         # most or all of them on one process; here the kernel spreads them over both sockets
         conns = [socket.create_connection(("127.0.0.1", port)) for _ in range(32)]
@@ -57,6 +62,26 @@ def test_workers_share_a_burst_of_connections_and_stop_together(api_settings, tm
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
+
+
+def test_a_dead_worker_stops_the_api_and_a_dead_supervisor_its_workers(api_settings, tmp_path) -> None:
+    proc, children, _ = _start(api_settings, tmp_path, "crash")
+    try:
+        children[0].kill()
+        assert proc.wait(timeout=40) == 1  # not 0: the service manager sees the API down
+        assert not psutil.wait_procs(children, timeout=10)[1]
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    proc, children, _ = _start(api_settings, tmp_path, "orphans")
+    try:
+        proc.kill()  # the supervisor only, and with no chance to pass anything on
+        proc.wait(timeout=10)
+        assert not psutil.wait_procs(children, timeout=30)[1]  # PR_SET_PDEATHSIG: they got SIGTERM
+    finally:
+        for ch in children:
+            if ch.is_running():
+                ch.kill()
 
 
 def test_a_taken_port_is_a_clear_error(api_settings) -> None:
