@@ -26,7 +26,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from api.graphdb import _NODE_PROJECTION, LABELS, compact
@@ -42,7 +42,7 @@ _SERVED = " OR ".join(f"n:{label}" for label in LABELS.values())
 _NODES = (f"MATCH (n) WHERE {_SERVED} "
           f"RETURN elementId(n) AS eid, labels(n) AS labels, {_NODE_PROJECTION.format(v='n')} AS props")
 # the same relationship projection as the hop query, plus the raw times for the window filter
-_RELS = (f"MATCH (a)-[r]->(b) WHERE {_SERVED.replace('n:', 'a:')} AND ({_SERVED.replace('n:', 'b:')}) "
+_RELS = (f"MATCH (a)-[r]->(b) WHERE ({_SERVED.replace('n:', 'a:')}) AND ({_SERVED.replace('n:', 'b:')}) "
          "RETURN elementId(a) AS a, elementId(b) AS b, type(r) AS type, "
          "r {.n, .valor_total, primeiro: toString(r.primeiro), ultimo: toString(r.ultimo)} AS props, "
          "r.primeiro AS primeiro, r.ultimo AS ultimo")
@@ -60,7 +60,7 @@ def _native(value: Any) -> datetime | None:
     native = value.to_native() if hasattr(value, "to_native") else value
     if not isinstance(native, datetime):  # a DATE or another type: never compared by the hop query's window
         return None
-    return native.replace(tzinfo=None) if native.tzinfo is None else native.astimezone(None).replace(tzinfo=None)
+    return native if native.tzinfo is None else native.astimezone(UTC).replace(tzinfo=None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,6 +175,7 @@ class GraphProjectionHolder:
         self.error: str | None = None
         self.skipped: str | None = None
         self.loads = 0
+        self._skipped_version: tuple[Any, ...] | None = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -194,6 +195,7 @@ class GraphProjectionHolder:
                 if version[3] > self.max_relationships:
                     self.current, self.skipped = None, (f"{version[3]} relationships > graph_projection_max_"
                                                         f"relationships {self.max_relationships}")
+                    self._skipped_version = version  # not checked again until the graph moves
                     log.info("graph projection off: %s; subgraphs are read from Neo4j", self.skipped)
                     return False
                 # rows streamed (fetched a batch at a time) rather than listed first: peak memory ~2x lower
@@ -205,7 +207,8 @@ class GraphProjectionHolder:
                          len(proj.eids), proj.relationships, proj.seconds, version[0])
                 return True
             except Exception as exc:  # noqa: BLE001 - the Neo4j path keeps serving
-                self.error = type(exc).__name__
+                # the graph moved (or this is the first load): a copy kept now would be stale, so none is served
+                self.current, self.error = None, type(exc).__name__
                 log.warning("graph projection not loaded: %s; subgraphs are read from Neo4j", type(exc).__name__)
                 return False
 
@@ -217,7 +220,10 @@ class GraphProjectionHolder:
         """Reload when the load marker or the counts moved (or nothing is loaded); True when it reloaded."""
         if not self.enabled:
             return False
-        if self.current is not None and self.version() == self.current.version:
+        version = self.version()
+        if self.current is not None and version == self.current.version:
+            return False
+        if self.current is None and version == self._skipped_version:
             return False
         return self.load()
 

@@ -174,14 +174,27 @@ def test_the_hop_orders_like_cypher_and_applies_the_window() -> None:
     assert [r[3] for r in p.hop(["e1"], since=None, until=None, limit=10, per_node=25)] == [False]
 
 
-def test_a_disabled_or_oversized_projection_serves_nothing() -> None:
-    class NoNeo4j:
+def test_a_disabled_oversized_or_failed_projection_serves_nothing() -> None:
+    class NoNeo4j:  # answers the version query only; reading the graph fails (no driver)
         database = "neo4j"
+        rels = 11
+        calls = 0
 
         def _run(self, cypher: str, **params: Any) -> list[dict[str, Any]]:
-            return [{"build_id": "b", "loaded": "t", "nodes": 10, "rels": 11}]
+            self.calls += 1
+            return [{"build_id": "b", "loaded": "t", "nodes": 10, "rels": self.rels}]
 
     off = GraphProjectionHolder(NoNeo4j(), refresh_seconds=1, max_relationships=10, enabled=False)
     assert not off.load() and not off.refresh_if_changed() and off.current is None
-    big = GraphProjectionHolder(NoNeo4j(), refresh_seconds=1, max_relationships=10)
+    store = NoNeo4j()
+    big = GraphProjectionHolder(store, refresh_seconds=1, max_relationships=10)
     assert not big.load() and big.current is None and "11 relationships" in big.status()["skipped"]
+    assert not big.refresh_if_changed() and store.calls == 2  # same graph: the version query only, no reload
+    store.rels = 12
+    assert not big.refresh_if_changed() and "12 relationships" in big.status()["skipped"]
+    # a copy served, then the graph moves and the new copy cannot be read: the stale one is dropped
+    nodes, rels = _rows()
+    small = GraphProjectionHolder(store, refresh_seconds=1, max_relationships=100)
+    small.current = Projection.build(("old", "t", 5, 4), nodes, rels)
+    assert not small.refresh_if_changed()
+    assert small.current is None and small.status()["error"] == "AttributeError"
