@@ -11,6 +11,8 @@ import subprocess
 import sys
 import time
 
+from pixring.errors import PixringError
+
 log = logging.getLogger(__name__)
 
 
@@ -34,7 +36,9 @@ def _cmd_api(args: argparse.Namespace) -> int:
     common = {"access_log": False, "log_level": "info", "timeout_keep_alive": 30, "log_config": None}
     if args.reuse_port:  # one worker of a multi-worker API (below): its own socket on the shared port
         server = uvicorn.Server(uvicorn.Config(create_app(settings), host=host, port=port, **common))
-        server.run(sockets=[_reuse_port_socket(host, port)])
+        sock = _bound_socket(host, port, reuse_port=True)
+        sock.listen(2048)
+        server.run(sockets=[sock])
         return 0
     if workers > 1:
         return _supervise(host, port, workers)
@@ -42,14 +46,18 @@ def _cmd_api(args: argparse.Namespace) -> int:
     return 0
 
 
-def _reuse_port_socket(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+def _bound_socket(host: str, port: int, *, reuse_port: bool) -> socket.socket:
+    """A TCP socket bound to ``host:port``; SO_REUSEADDR always (connections of an earlier run in TIME_WAIT
+    do not count), SO_REUSEPORT for a worker (without it the bind fails when anything listens there)."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    sock.bind((host, port))
-    sock.listen(2048)
-    sock.set_inheritable(True)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise PixringError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
     return sock
 
 
@@ -64,21 +72,8 @@ def _supervise(host: str, port: int, workers: int) -> int:
     (SIGTERM, 30 s, then SIGKILL); a worker gets SIGTERM if the supervisor itself dies.
     """
     if port == 0:
-        from pixring.errors import PixringError
-
         raise PixringError("--workers N needs a fixed port (with port 0 each worker would get its own)")
-    probe = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
-    # SO_REUSEADDR: connections of an earlier run in TIME_WAIT do not count; without SO_REUSEPORT the bind
-    # fails when anything (another API included) listens there
-    probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        probe.bind((host, port))
-    except OSError as exc:
-        from pixring.errors import PixringError
-
-        raise PixringError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
-    finally:
-        probe.close()
+    _bound_socket(host, port, reuse_port=False).close()  # fails when anything, another API too, listens there
     cmd = [sys.executable, "-m", "pixring.cli", "api", "--host", host, "--port", str(port), "--reuse-port"]
     children: list[subprocess.Popen] = []
     asked: list[int] = []

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from neo4j import READ_ACCESS, GraphDatabase
@@ -40,9 +40,8 @@ _START = {label: f"MATCH (c:{label} {{id: $id}}) RETURN elementId(c) AS eid, "
           for label in LABELS.values()}
 
 # Hubs (a merchant key paid by thousands) keep only their ``$per_node`` heaviest relationships (by amount,
-# then recency, ties by the other node's id, the type, then outgoing before incoming: the same request
-# always gets the same answer);
-# the node is then marked ``parcial`` and the investigator expands it on its own.
+# then recency; ties by the other node's id, the type, then outgoing before incoming, so the same request
+# always gets the same answer); the node is then marked ``parcial`` and the investigator expands it alone.
 _HOP = (
     "UNWIND $frontier AS eid "
     "MATCH (a) WHERE elementId(a) = eid "

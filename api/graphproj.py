@@ -14,8 +14,9 @@ Python.
 Freshness: :meth:`GraphProjectionHolder.refresh_if_changed` (every ``settings.api.graph_refresh_seconds``)
 compares the load marker ``(:PixringCarga {id: 'graph'})`` (build id and load time, written at the end of
 every ``pixring graph load-neo4j``) and the node and relationship counts (count store, no scan) with those of
-the projection, and reloads in the background when any moved; until the first load, or when the graph has
-more than ``graph_projection_max_relationships`` relationships, subgraphs are read from Neo4j directly.
+the projection, and reloads in the background when any moved; until the first load, after a failed load, or
+when the graph has more than ``graph_projection_max_relationships`` relationships, subgraphs are read from
+Neo4j directly.
 A property changed in Neo4j by anything but the loader is seen at the next load.
 """
 
@@ -29,6 +30,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from api.background import every
 from api.graphdb import _NODE_PROJECTION, LABELS, compact
 
 if TYPE_CHECKING:
@@ -228,15 +230,7 @@ class GraphProjectionHolder:
         return self.load()
 
     def start(self) -> None:
-        def loop() -> None:
-            while not self._stop.wait(self.refresh_seconds):
-                try:
-                    self.refresh_if_changed()
-                except Exception as exc:  # noqa: BLE001
-                    log.warning("graph projection check failed: %s", type(exc).__name__)
-
-        self._thread = threading.Thread(target=loop, name="graph-projection-refresh", daemon=True)
-        self._thread.start()
+        self._thread = every(self.refresh_seconds, self.refresh_if_changed, self._stop, "graph-projection-refresh")
 
     def stop(self) -> None:
         self._stop.set()

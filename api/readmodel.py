@@ -41,6 +41,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from api.background import every
+
 log = logging.getLogger(__name__)
 
 EFFECTIVE = frozenset({"concluida", "em_processamento"})
@@ -408,15 +410,7 @@ class ReadModel:
         return True
 
     def start(self) -> None:
-        def loop() -> None:
-            while not self._stop.wait(self.refresh_seconds):
-                try:
-                    self.refresh_if_changed()
-                except Exception:  # noqa: BLE001
-                    log.exception("read model refresh failed")
-
-        self._thread = threading.Thread(target=loop, name="readmodel-refresh", daemon=True)
-        self._thread.start()
+        self._thread = every(self.refresh_seconds, self.refresh_if_changed, self._stop, "readmodel-refresh")
 
     def stop(self) -> None:
         self._stop.set()

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from gnn.serving import TX_DEFAULTS, TX_FEATURES, decide, model_uri, rules
 from pixring.settings import ScoringSettings
 
+from api.background import every
 from api.readmodel import Snapshot
 
 log = logging.getLogger(__name__)
@@ -118,14 +119,7 @@ class ModelHolder:
         return True
 
     def start(self, every_seconds: float) -> None:
-        def loop() -> None:
-            while not self._stop.wait(every_seconds):
-                try:
-                    self.refresh()
-                except Exception as exc:  # noqa: BLE001
-                    log.warning("model refresh failed: %s", type(exc).__name__)
-
-        threading.Thread(target=loop, name="model-refresh", daemon=True).start()
+        every(every_seconds, self.refresh, self._stop, "model-refresh")
 
     def stop(self) -> None:
         self._stop.set()
