@@ -180,6 +180,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
+def _cmd_token(args: argparse.Namespace) -> int:
+    from api.security import mint_token
+    from pixring.settings import get_settings
+
+    api = get_settings().api
+    print(mint_token(api, args.subject, args.role, args.ttl_hours if args.ttl_hours else api.jwt_max_ttl_hours))
+    return 0
+
+
     services = ["kafka", "neo4j", "mlflow", "prometheus", "stream", "api"]
     for name, handler, text in (
         ("up", _cmd_up, "start the local services (idempotent)"),
@@ -286,7 +295,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     return int(rc or 0)
+    p = sub.add_parser("token", help="mint a signed per-person API bearer token (JWT: subject, role, expiry)")
+    p.add_argument("--subject", required=True, help="who: an e-mail or login; the audit log names it")
+    p.add_argument("--role", required=True, choices=["service", "investigator", "investigator_pii"])
+    p.add_argument("--ttl-hours", type=_positive_float, default=None,
+                   help="validity (default and maximum: PIXRING_API_JWT_MAX_TTL_HOURS)")
+    p.set_defaults(handler=_cmd_token)
+
 
 
 if __name__ == "__main__":
     sys.exit(main())
+def _start_up() -> None:
+    """Settings validated, umask and data root permissions set, production checks (:mod:`pixring.security`)."""
+    from pydantic import ValidationError
+
+    from pixring import security
+    from pixring.settings import get_settings
+
+    try:
+        settings = get_settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(x) for x in first.get("loc", ()))
+        raise PixringError(f"invalid settings ({exc.title}{'.' + where if where else ''}): {first['msg']}") from None
+    security.start_up(settings)
+
+
+    try:
+        _start_up()
+    except PixringError as exc:
+        print(f"pixring {args.command}: error: {exc}", file=sys.stderr)
+        return 2

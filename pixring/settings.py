@@ -6,16 +6,72 @@ that the same code runs on a laptop and on a cluster. ``get_settings()`` validat
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 def _cfg(prefix: str) -> SettingsConfigDict:
     return SettingsConfigDict(env_prefix=prefix, extra="ignore", env_file=None)
+
+
+#: The public development defaults of every secret: accepted only with ``PIXRING_ENV=local``
+#: (:mod:`pixring.security` refuses them elsewhere).
+DEV_SECRETS: dict[str, str] = {
+    "PIXRING_NEO4J_PASSWORD": "pixring-local-dev",
+    "PIXRING_PII_SECRET": "pixring-local-dev-pii-secret-change-me",
+    "PIXRING_MODEL_SIGNING_KEY": "pixring-local-dev-model-signing-key-change-me",
+    "PIXRING_API_TOKEN_SERVICE": "pixring-dev-service-token",
+    "PIXRING_API_TOKEN_INVESTIGATOR": "pixring-dev-investigator-token",
+    "PIXRING_API_TOKEN_INVESTIGATOR_PII": "pixring-dev-investigator-pii-token",
+    "PIXRING_API_JWT_SECRET": "pixring-local-dev-jwt-secret-change-me",
+}
+#: Every secret variable (each may instead name a file: ``<VAR>_FILE``). Child processes get only the ones
+#: they need (``infra.services``).
+SECRET_VARS: tuple[str, ...] = tuple(DEV_SECRETS)
+#: Secrets of third-party clients pixring never passes to a child that does not need them.
+FOREIGN_SECRET_VARS: tuple[str, ...] = ("MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_TOKEN")
+
+
+def _dev(var: str) -> SecretStr:
+    return SecretStr(DEV_SECRETS[var])
+
+
+def read_secret_file(var: str, path: str) -> str:
+    """The secret in the file named by ``var`` (surrounding whitespace stripped); a clear error otherwise."""
+    try:
+        value = Path(path).expanduser().read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{var}={path}: cannot read the secret file ({type(exc).__name__})") from None
+    if not value:
+        raise ValueError(f"{var}={path}: the secret file is empty")
+    return value
+
+
+class _SecretFiles(BaseSettings):
+    """Every ``SecretStr`` field ``x`` may come from a file named by ``<PREFIX>X_FILE`` (not both)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _secret_files(cls, data):
+        if not isinstance(data, dict):
+            return data
+        prefix = str(cls.model_config.get("env_prefix", ""))
+        for name, info in cls.model_fields.items():
+            if info.annotation is not SecretStr:
+                continue
+            var = f"{prefix}{name}".upper()
+            path = os.environ.get(f"{var}_FILE")
+            if not path:
+                continue
+            if data.get(name) is not None:
+                raise ValueError(f"both {var} and {var}_FILE are set: give one")
+            data[name] = read_secret_file(f"{var}_FILE", path)
+        return data
 
 
 class LogSettings(BaseSettings):
@@ -84,7 +140,7 @@ class KafkaSettings(BaseSettings):
         return self.bootstrap_servers or f"{self.host}:{self.port}"
 
 
-class Neo4jSettings(BaseSettings):
+class Neo4jSettings(_SecretFiles):
     """Neo4j DBMS reached over Bolt, authentication always on."""
 
     model_config = _cfg("PIXRING_NEO4J_")
@@ -93,7 +149,7 @@ class Neo4jSettings(BaseSettings):
     bolt_port: int = Field(7687, ge=1, le=65535)
     uri: str | None = None
     user: str = "neo4j"
-    password: SecretStr = SecretStr("pixring-local-dev")
+    password: SecretStr = _dev("PIXRING_NEO4J_PASSWORD")
     database: str = "neo4j"
     heap: str = "768m"
     pagecache: str = "256m"
@@ -141,12 +197,21 @@ class SparkSettings(BaseSettings):
     log_level: str = "WARN"
 
 
-class SecuritySettings(BaseSettings):
-    """Secrets used to tokenise PII; never logged."""
+class SecuritySettings(_SecretFiles):
+    """Where pixring runs (``PIXRING_ENV``) and the keys that tokenise PII and sign models; never logged.
+
+    Outside ``local`` the start-up of every pixring command (:mod:`pixring.security`) refuses a default or
+    short secret and a non-loopback bind without TLS.
+    """
 
     model_config = _cfg("PIXRING_")
 
-    pii_secret: SecretStr = SecretStr("pixring-local-dev-pii-secret-change-me")
+    env: Literal["local", "production"] = "local"
+    #: HMAC-SHA256 key of the PII tokens (silver, gold, Neo4j, topics); >= 32 bytes outside local
+    pii_secret: SecretStr = _dev("PIXRING_PII_SECRET")
+    #: HMAC-SHA256 key with which pixring's own registration signs a model version's artifact digest; the
+    #: stream and the API load only versions whose signature verifies (:mod:`gnn.registry`)
+    model_signing_key: SecretStr = _dev("PIXRING_MODEL_SIGNING_KEY")
 
 
 class LakehouseSettings(BaseSettings):
@@ -261,17 +326,35 @@ class StreamingSettings(BaseSettings):
     model_refresh_seconds: float = Field(30.0, gt=0)
 
 
-class ApiSettings(BaseSettings):
-    """The FastAPI service: bind address and bearer tokens per role (never logged)."""
+class ApiSettings(_SecretFiles):
+    """The FastAPI service: bind address, TLS, bearer tokens per role and signed JWTs (never logged), limits."""
 
     model_config = _cfg("PIXRING_API_")
 
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     workers: int = Field(1, ge=1)
-    token_service: SecretStr = SecretStr("pixring-dev-service-token")
-    token_investigator: SecretStr = SecretStr("pixring-dev-investigator-token")
-    token_investigator_pii: SecretStr = SecretStr("pixring-dev-investigator-pii-token")
+    #: the scorer's Prometheus endpoint (plain HTTP): loopback unless set
+    metrics_host: str = "127.0.0.1"
+    #: on SIGTERM a worker's requests in flight get this long; a worker still alive 5 s later is killed
+    graceful_timeout_seconds: float = Field(30.0, gt=0)
+    #: PEM certificate (chain) and key: the API serves HTTPS when both are set
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    #: static role tokens; outside local only ``token_service`` is accepted (investigators carry a JWT)
+    token_service: SecretStr = _dev("PIXRING_API_TOKEN_SERVICE")
+    token_investigator: SecretStr = _dev("PIXRING_API_TOKEN_INVESTIGATOR")
+    token_investigator_pii: SecretStr = _dev("PIXRING_API_TOKEN_INVESTIGATOR_PII")
+    #: HS256 key of the per-person bearer tokens minted by ``pixring token``
+    jwt_secret: SecretStr = _dev("PIXRING_API_JWT_SECRET")
+    jwt_issuer: str = "pixring"
+    jwt_audience: str = "pixring-api"
+    #: a JWT valid for longer than this (exp - iat) is refused, and ``pixring token`` mints none
+    jwt_max_ttl_hours: float = Field(12.0, gt=0, le=24 * 31)
+    #: request bodies above this many bytes get 413 before they are read
+    max_body_bytes: int = Field(16_384, ge=256)
+    #: look-ups by a clear value (``GET /v1/graph/chave/<clear key>``) per caller and minute, each audited
+    clear_lookups_per_minute: int = Field(30, ge=1)
     max_nodes: int = Field(500, ge=1)
     max_edges: int = Field(2000, ge=1)
     #: seconds between checks of the champion alias and of the gold/silver tables behind the read model
@@ -304,8 +387,12 @@ class PrometheusSettings(BaseSettings):
     binary: str = "/usr/bin/prometheus"
 
     @property
+    @property
+    def tls(self) -> bool:
+        return self.tls_cert is not None and self.tls_key is not None
+
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}"
 
 
 class Settings:

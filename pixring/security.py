@@ -1,0 +1,111 @@
+"""What every pixring process does first (:func:`start_up`, called by the CLI before any command runs).
+
+1. ``umask 077`` and the data root (``PIXRING_HOME``) ``0700``: every file pixring or a service it starts
+   writes there (bronze with clear PII, the MLflow database, the audit log, logs) is readable by its owner
+   only. Spark's Hadoop file system applies its own umask: :mod:`pixring.spark` sets it to the same value.
+2. Outside ``PIXRING_ENV=local`` (:func:`production_problems`): a secret that is a public development default
+   or shorter than :data:`MIN_SECRET_BYTES`, a secret file others can read, a non-loopback bind without TLS,
+   or a plaintext connection to a remote store, is refused with one line and exit code 2.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import stat
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from pixring.errors import PixringError
+from pixring.settings import DEV_SECRETS, Settings
+
+#: the umask of every pixring process (inherited by the services ``pixring up`` starts)
+UMASK = 0o077
+#: the shortest secret accepted outside local (an HMAC-SHA256 key wants at least its output size)
+MIN_SECRET_BYTES = 32
+
+
+def is_loopback(host: str) -> bool:
+    """True for ``localhost`` and loopback addresses (127.0.0.0/8, ::1); False for 0.0.0.0, names, others."""
+    h = host.strip().strip("[]").lower()
+    if h == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(h).is_loopback
+    except ValueError:
+        return False
+
+
+def _secrets(settings: Settings) -> dict[str, str]:
+    """The secrets a production deployment must set, by variable. The static investigator tokens are not
+    among them: outside local the API accepts only signed JWTs for investigators (``api.security``)."""
+    a = settings.api
+    return {
+        "PIXRING_PII_SECRET": settings.security.pii_secret.get_secret_value(),
+        "PIXRING_MODEL_SIGNING_KEY": settings.security.model_signing_key.get_secret_value(),
+        "PIXRING_NEO4J_PASSWORD": settings.neo4j.password.get_secret_value(),
+        "PIXRING_API_TOKEN_SERVICE": a.token_service.get_secret_value(),
+        "PIXRING_API_JWT_SECRET": a.jwt_secret.get_secret_value(),
+    }
+
+
+def production_problems(settings: Settings, environ: dict[str, str] | None = None) -> list[str]:
+    """Why these settings may not run outside local (empty in local, or when all is well)."""
+    if settings.security.env == "local":
+        return []
+    env = os.environ if environ is None else environ
+    problems: list[str] = []
+    for var, value in _secrets(settings).items():
+        if value == DEV_SECRETS[var]:
+            problems.append(f"{var} is the public development default")
+        elif len(value.encode("utf-8")) < MIN_SECRET_BYTES:
+            problems.append(f"{var} is shorter than {MIN_SECRET_BYTES} bytes")
+        path = env.get(f"{var}_FILE")
+        if path and Path(path).exists() and Path(path).stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+            problems.append(f"{var}_FILE={path} is readable by others (chmod 600)")
+    a = settings.api
+    if (a.tls_cert is None) != (a.tls_key is None):
+        problems.append("PIXRING_API_TLS_CERT and PIXRING_API_TLS_KEY go together")
+    if not is_loopback(a.host) and not a.tls:
+        problems.append(f"PIXRING_API_HOST={a.host} is not loopback and the API has no TLS "
+                        "(set PIXRING_API_TLS_CERT and PIXRING_API_TLS_KEY)")
+    # plain-HTTP or plaintext listeners: loopback only
+    for var, host in (("PIXRING_STREAMING_METRICS_HOST", settings.streaming.metrics_host),
+                      ("PIXRING_PROMETHEUS_HOST", settings.prometheus.host),
+                      ("PIXRING_MLFLOW_HOST", settings.mlflow.host),
+                      ("PIXRING_NEO4J_HOST", settings.neo4j.host),
+                      ("PIXRING_KAFKA_HOST", settings.kafka.host)):
+        if not is_loopback(host):
+            problems.append(f"{var}={host} is not loopback and that listener has no TLS")
+    # connections to remote stores: encrypted only
+    if settings.neo4j.uri and not is_loopback(urlsplit(settings.neo4j.uri).hostname or ""):
+        if not urlsplit(settings.neo4j.uri).scheme.endswith("+s"):
+            problems.append("PIXRING_NEO4J_URI reaches a remote Neo4j without TLS (use bolt+s:// or neo4j+s://)")
+    if settings.mlflow.tracking_uri:
+        parts = urlsplit(settings.mlflow.tracking_uri)
+        if parts.scheme == "http" and not is_loopback(parts.hostname or ""):
+            problems.append("PIXRING_MLFLOW_TRACKING_URI reaches a remote MLflow over plain HTTP (use https://)")
+    if settings.kafka.bootstrap_servers and not all(
+            is_loopback(b.rsplit(":", 1)[0]) for b in settings.kafka.bootstrap_servers.split(",") if b.strip()):
+        problems.append("PIXRING_KAFKA_BOOTSTRAP_SERVERS is remote and pixring's Kafka clients have no SSL "
+                        "settings yet: keep Kafka on loopback")
+    return problems
+
+
+def harden_files(home: Path) -> None:
+    """``umask 077`` for this process (and its children); the data root ``0700`` when it is ours."""
+    os.umask(UMASK)
+    try:
+        st = home.stat()
+    except FileNotFoundError:
+        return
+    if st.st_uid == os.getuid() and stat.S_IMODE(st.st_mode) & 0o077:
+        home.chmod(stat.S_IMODE(st.st_mode) & 0o700)
+
+
+def start_up(settings: Settings) -> None:
+    """The checks and process settings every pixring command starts with; PixringError when refused."""
+    harden_files(settings.paths.home)
+    problems = production_problems(settings)
+    if problems:
+        raise PixringError(f"refusing to start with PIXRING_ENV={settings.security.env}: " + "; ".join(problems))
