@@ -163,6 +163,15 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(scale=args.scale, seed=args.seed)
 
 
+def _cmd_token(args: argparse.Namespace) -> int:
+    from api.security import mint_token
+    from pixring.settings import get_settings
+
+    api = get_settings().api
+    print(mint_token(api, args.subject, args.role, args.ttl_hours if args.ttl_hours else api.jwt_max_ttl_hours))
+    return 0
+
+
 BENCHES: tuple[str, ...] = ("datagen", "lakehouse", "graph", "gnn", "stream", "api")
 
 
@@ -179,15 +188,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pixring", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-def _cmd_token(args: argparse.Namespace) -> int:
-    from api.security import mint_token
-    from pixring.settings import get_settings
-
-    api = get_settings().api
-    print(mint_token(api, args.subject, args.role, args.ttl_hours if args.ttl_hours else api.jwt_max_ttl_hours))
-    return 0
-
 
     services = ["kafka", "neo4j", "mlflow", "prometheus", "stream", "api"]
     for name, handler, text in (
@@ -262,6 +262,13 @@ def _cmd_token(args: argparse.Namespace) -> int:
     p.add_argument("--seed", type=int, default=42)
     p.set_defaults(handler=_cmd_demo)
 
+    p = sub.add_parser("token", help="mint a signed per-person API bearer token (JWT: subject, role, expiry)")
+    p.add_argument("--subject", required=True, help="who: an e-mail or login; the audit log names it")
+    p.add_argument("--role", required=True, choices=["service", "investigator", "investigator_pii"])
+    p.add_argument("--ttl-hours", type=_positive_float, default=None,
+                   help="validity (default and maximum: PIXRING_API_JWT_MAX_TTL_HOURS)")
+    p.set_defaults(handler=_cmd_token)
+
     p = sub.add_parser("bench", help="run a benchmark script of bench/ (prints figures; see docs)")
     p.add_argument("name", choices=BENCHES, help="which benchmark: bench/bench_NAME.py")
     p.add_argument("bench_args", nargs=argparse.REMAINDER, help="arguments passed to the script (see its --help)")
@@ -280,32 +287,6 @@ PACKAGE_COMMANDS: tuple[str, ...] = tuple(
 )
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    from pixring.settings import LogSettings
-
-    logs.configure(args.verbose, LogSettings().format)  # once, for the whole command
-    try:
-        with logs.bind(logs.new_id(f"cli-{args.command}-")):
-            rc = args.handler(args)
-    except PixringError as exc:
-        print(f"pixring {args.command}: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        return 130
-    return int(rc or 0)
-    p = sub.add_parser("token", help="mint a signed per-person API bearer token (JWT: subject, role, expiry)")
-    p.add_argument("--subject", required=True, help="who: an e-mail or login; the audit log names it")
-    p.add_argument("--role", required=True, choices=["service", "investigator", "investigator_pii"])
-    p.add_argument("--ttl-hours", type=_positive_float, default=None,
-                   help="validity (default and maximum: PIXRING_API_JWT_MAX_TTL_HOURS)")
-    p.set_defaults(handler=_cmd_token)
-
-
-
-if __name__ == "__main__":
-    sys.exit(main())
 def _start_up() -> None:
     """Settings validated, umask and data root permissions set, production checks (:mod:`pixring.security`)."""
     from pydantic import ValidationError
@@ -322,8 +303,27 @@ def _start_up() -> None:
     security.start_up(settings)
 
 
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from pixring.settings import LogSettings
+
+    logs.configure(args.verbose, LogSettings().format)  # once, for the whole command
     try:
         _start_up()
     except PixringError as exc:
         print(f"pixring {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    try:
+        with logs.bind(logs.new_id(f"cli-{args.command}-")):
+            rc = args.handler(args)
+    except PixringError as exc:
+        print(f"pixring {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return int(rc or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -319,6 +319,8 @@ class StreamingSettings(BaseSettings):
     sink_trigger_seconds: float = Field(5.0, gt=0)
     sink_max_offsets_per_trigger: int = Field(200_000, ge=1)
     watermark: str = "10 minutes"
+    #: the scorer's Prometheus endpoint (plain HTTP): loopback unless set
+    metrics_host: str = "127.0.0.1"
     metrics_port: int = Field(9108, ge=1, le=65535)
     #: latest scored transactions over which feature/score PSI is computed against the training data
     drift_window: int = Field(20_000, ge=100)
@@ -334,8 +336,6 @@ class ApiSettings(_SecretFiles):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     workers: int = Field(1, ge=1)
-    #: the scorer's Prometheus endpoint (plain HTTP): loopback unless set
-    metrics_host: str = "127.0.0.1"
     #: on SIGTERM a worker's requests in flight get this long; a worker still alive 5 s later is killed
     graceful_timeout_seconds: float = Field(30.0, gt=0)
     #: PEM certificate (chain) and key: the API serves HTTPS when both are set
@@ -368,8 +368,12 @@ class ApiSettings(_SecretFiles):
     graph_projection_max_relationships: int = Field(1_000_000, ge=0)
 
     @property
+    def tls(self) -> bool:
+        return self.tls_cert is not None and self.tls_key is not None
+
+    @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}"
 
 
 class PrometheusSettings(BaseSettings):
@@ -387,12 +391,8 @@ class PrometheusSettings(BaseSettings):
     binary: str = "/usr/bin/prometheus"
 
     @property
-    @property
-    def tls(self) -> bool:
-        return self.tls_cert is not None and self.tls_key is not None
-
     def url(self) -> str:
-        return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
 
 class Settings:

@@ -48,10 +48,10 @@ def get_spark(settings: Settings | None = None, **extra_conf: str) -> SparkSessi
         # Delta replays its log with this many partitions (default 50): far too many on a small machine
         .config("spark.databricks.delta.snapshotPartitions", str(sp.delta_snapshot_partitions))
         .config("spark.ui.showConsoleProgress", "false")
-    )
         # Hadoop's local file system applies its own umask (default 022): files 0600, folders 0700 as the
         # process's (pixring.security)
         .config("spark.hadoop.fs.permissions.umask-mode", "077")
+    )
     for key, value in extra_conf.items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
