@@ -19,12 +19,13 @@ from typing import Any, Protocol
 from neo4j import READ_ACCESS, GraphDatabase
 from neo4j.time import Date, DateTime, Duration, Time
 
+from pixring.contract import NODE_LABELS, RING_LABEL
 from pixring.settings import Neo4jSettings
 
 log = logging.getLogger(__name__)
 
 #: API kind -> Neo4j label (closed set).
-LABELS: dict[str, str] = {"usuario": "Usuario", "chave": "Chave", "dispositivo": "Dispositivo", "anel": "Anel"}
+LABELS: dict[str, str] = {**NODE_LABELS, "anel": RING_LABEL}
 KINDS: dict[str, str] = {v: k for k, v in LABELS.items()}
 #: properties never served (internal hashes; ring evidence is served by the ring endpoint)
 HIDDEN_PROPS = frozenset({"_h", "evidencias"})

@@ -14,6 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from gnn.serving import TX_DEFAULTS, TX_FEATURES, decide, model_uri, rules
+from pixring.contract import TIMEZONE, is_night_hour
 from pixring.settings import ScoringSettings
 
 from api.background import every
@@ -21,8 +22,7 @@ from api.readmodel import Snapshot
 
 log = logging.getLogger(__name__)
 
-LOCAL_TZ = ZoneInfo("America/Sao_Paulo")
-NIGHT_START, NIGHT_END = 20, 6
+LOCAL_TZ = ZoneInfo(TIMEZONE)
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ def is_night(ts_utc: datetime) -> bool:
     from datetime import UTC
 
     hour = ts_utc.replace(tzinfo=UTC).astimezone(LOCAL_TZ).hour
-    return hour >= NIGHT_START or hour < NIGHT_END
+    return is_night_hour(hour)
 
 
 def features(snap: Snapshot, tx: TxInput) -> dict[str, float]:

@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
-from datagen.schema import PAPEIS_MULA, TRUTH_DIR
 from datagen.writer import read_table
+from pixring.contract import PAPEIS_MULA, TRUTH_DIR, is_night_hour
 
 
 def user_features(out: Path) -> pd.DataFrame:
@@ -62,7 +62,7 @@ def user_features(out: Path) -> pd.DataFrame:
                           .reindex(lim.index)).astype(int).reindex(f.index)
     f["limite_por_transacao"] = lim["limite_por_transacao"].astype(float).reindex(f.index)
     hour = tx["ts"].dt.hour
-    night = (hour >= 20) | (hour < 6)
+    night = is_night_hour(hour)
     f["night_share_out"] = night.groupby(tx["src"].values).mean().reindex(f.index, fill_value=0.0)
     f["passthrough_2h"] = _passthrough(tx).reindex(f.index, fill_value=0.0)
     mule_ids = set(members.loc[members["papel"].isin(PAPEIS_MULA), "id_usuario"])

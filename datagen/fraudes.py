@@ -17,9 +17,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from datagen.rings import PAPEL_CODE, RingPlan
-from datagen.schema import TIPO_FRAUDE, TIPOLOGIA, TIPOLOGIA_TIPO_FRAUDE
+from datagen.schema import TIPOLOGIA_TIPO_FRAUDE
 from datagen.timeline import DAY, HOUR, MINUTE, REF_END
 from datagen.traffic import ClaimCandidate, FraudOutcome
+from pixring.contract import TIPOLOGIA, TIPO_FRAUDE
 
 #: median report delay (hours) of the victims of each typology
 _REPORT_DELAY_H = {

@@ -27,9 +27,12 @@ from datagen import fraudes as fraudes_mod
 from datagen import population as pop
 from datagen.plan import Difficulty, difficulty_params, plan_counts, validate_format
 from datagen.rings import RingPlan, plan_rings
-from datagen.schema import (
+from datagen.schema import REFERENCE_DATE, WINDOW_DAYS
+from datagen.timeline import WINDOW_END, WINDOW_START, to_iso
+from datagen.traffic import FraudOutcome, TrafficStream
+from datagen.writer import TableWriter, write_csv, write_table
+from pixring.contract import (
     PAPEL,
-    REFERENCE_DATE,
     STATUS_CHAVE,
     STATUS_DISPOSITIVO,
     STATUS_FRAUDE,
@@ -40,11 +43,7 @@ from datagen.schema import (
     TIPO_FRAUDE,
     TRUTH_COLUMNS,
     TRUTH_DIR,
-    WINDOW_DAYS,
 )
-from datagen.timeline import WINDOW_END, WINDOW_START, to_iso
-from datagen.traffic import FraudOutcome, TrafficStream
-from datagen.writer import TableWriter, write_csv, write_table
 
 log = logging.getLogger(__name__)
 

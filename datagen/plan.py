@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 from pixring.errors import PixringError
 
-from datagen.schema import DIFFICULTIES, FILES, FORMATS
+from datagen.schema import DIFFICULTIES, FORMATS
+from pixring.contract import FILES
 
 #: Row counts of the seed (§10) at scale 1.0.
 SEED_COUNTS: dict[str, int] = {

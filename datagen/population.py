@@ -23,8 +23,9 @@ from faker.providers.person.pt_BR import Provider as _PersonBR
 
 from datagen import documents as docs
 from datagen.plan import Difficulty
-from datagen.schema import ID_PREFIX, ID_WIDTH, MAX_KEYS_PF, MAX_KEYS_PJ
+from datagen.schema import ID_PREFIX, ID_WIDTH
 from datagen.timeline import DAY, DICT_START_S, HOUR, MINUTE, WINDOW_END, WINDOW_START, date_to_s
+from pixring.contract import MAX_KEYS_PF, MAX_KEYS_PJ
 
 log = logging.getLogger(__name__)
 

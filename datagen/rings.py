@@ -46,8 +46,8 @@ from datagen.population import (
     SharedDevice,
     Users,
 )
-from datagen.schema import TIPOLOGIA, TIPO_TRANSACAO
 from datagen.timeline import DAY, HOUR, HOUR_PROFILES, MINUTE, REF_END, WINDOW_END, WINDOW_START
+from pixring.contract import TIPOLOGIA, TIPO_TRANSACAO, is_night_hour
 
 log = logging.getLogger(__name__)
 
@@ -577,8 +577,7 @@ def plan_rings(users: Users, limits: Limits, budget: int, rng: np.random.Generat
                 by_day[tx.t // DAY] = by_day.get(tx.t // DAY, 0) + tx.cents
             need_day = max(by_day.values(), default=0)
             night_free = limits.updated[u] > users.cadastro[u] and limits.updated[u] + 24 * HOUR <= t_first
-            night_out = not users.is_pj[u] and any((tx.t % DAY) // HOUR >= 20 or (tx.t % DAY) // HOUR < 6
-                                                   for tx in out_txs)
+            night_out = not users.is_pj[u] and any(is_night_hour((tx.t % DAY) // HOUR) for tx in out_txs)
             if need_tx > limits.lim_tx[u] or need_day > limits.lim_day[u] or (night_out and not night_free):
                 lim_tx = max(int(limits.lim_tx[u]), int(math.ceil(need_tx * 1.1 / 100_000.0)) * 100_000)
                 lim_day = max(int(limits.lim_day[u]), int(math.ceil(need_day * 1.3 / 100_000.0)) * 100_000,

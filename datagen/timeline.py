@@ -12,6 +12,7 @@ import datetime as dt
 import numpy as np
 
 from datagen.schema import DICT_START, REFERENCE_DATE, WINDOW_DAYS
+from pixring.contract import is_night_hour
 
 DAY = 86_400
 HOUR = 3_600
@@ -147,8 +148,7 @@ def hour_of(ts: np.ndarray) -> np.ndarray:
 
 def is_night(ts: np.ndarray) -> np.ndarray:
     """Night period 20:00-06:00 (BCB night-limit rule)."""
-    h = hour_of(ts)
-    return (h >= 20) | (h < 6)
+    return is_night_hour(hour_of(ts))
 
 
 def night_id(ts: np.ndarray) -> np.ndarray:

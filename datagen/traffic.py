@@ -21,7 +21,6 @@ from tqdm import tqdm
 from datagen.plan import Difficulty
 from datagen.population import Devices, Keys, Limits, Users
 from datagen.rings import RingPlan
-from datagen.schema import NIGHT_LIMIT_PF, TIPO_AUTENTICACAO, TIPO_TRANSACAO
 from datagen.timeline import (
     DAY,
     HOUR,
@@ -36,6 +35,7 @@ from datagen.timeline import (
     window_days,
 )
 from datagen.writer import TableWriter
+from pixring.contract import NIGHT_LIMIT_PF, NIGHT_START_HOUR, TIPO_AUTENTICACAO, TIPO_TRANSACAO, is_night_hour
 
 log = logging.getLogger(__name__)
 
@@ -117,8 +117,8 @@ def enforce_limits(ts: np.ndarray, sender: np.ndarray, cents: np.ndarray, lim_tx
     if n == 0:
         return status
     hour = (ts % DAY) // HOUR
-    night = (hour >= 20) | (hour < 6)
-    nid = (ts - 20 * HOUR) // DAY  # night period 20:00-06:00, identified by the day it starts
+    night = is_night_hour(hour)
+    nid = (ts - NIGHT_START_HOUR * HOUR) // DAY  # night period 20:00-06:00, identified by the day it starts
     did = ts // DAY
     u_l = sender.tolist()
     c_l = cents.tolist()
@@ -296,7 +296,7 @@ class TrafficStream:
         is_sal = (tipo == B2P) & (rng.random(tipo.size) < 0.25 + 0.75 * pay)
         v = np.where(is_sal, self.salary[receiver] * np.where(pay >= 1.0, 1.0, 0.45), v)
         hour = (ts % DAY) // HOUR
-        night = (hour >= 20) | (hour < 6)
+        night = is_night_hour(hour)
         v = np.where(night & (tipo <= QRD), v * 0.6, v)
         r = rng.random(tipo.size)
         p2p_like = (tipo == P2P) | (tipo == B2P)

@@ -3,7 +3,7 @@
 A :class:`TableWriter` receives column chunks as numpy arrays in the file's logical types
 (``schema.COLUMN_TYPES``): ``str`` columns as object/unicode arrays, ``ts`` as int64 local epoch
 seconds, ``money`` as int64 cents. CSV gets ISO-8601 timestamps and ``%.2f`` amounts; Parquet gets
-``timestamp[s]`` and ``decimal128(15, 2)``. Output depends only on the data: no wall clock, no
+``timestamp[s]`` and the contract's ``decimal128(18, 2)``. Output depends only on the data: no wall clock, no
 absolute paths, fixed float formatting, ``\\n`` line endings.
 """
 
@@ -17,16 +17,16 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from datagen.schema import COLUMN_TYPES, COLUMNS
 from datagen.timeline import to_iso
+from pixring.contract import COLUMN_TYPES, COLUMNS, MONEY_PRECISION, MONEY_SCALE
 
-MONEY_TYPE = pa.decimal128(15, 2)
+MONEY_TYPE = pa.decimal128(MONEY_PRECISION, MONEY_SCALE)
 TS_TYPE = pa.timestamp("s")
 _PARQUET_ROW_GROUP = 250_000
 
 
 def _money_array(cents: np.ndarray) -> pa.Array:
-    """int64 cents -> decimal128(15, 2) without going through Python objects.
+    """int64 cents -> the contract's decimal128 without going through Python objects.
 
     A decimal128 value is the unscaled integer as 16 little-endian bytes: low word = cents, high
     word = sign extension.

@@ -18,18 +18,14 @@ import torch
 from torch_geometric.data import HeteroData
 
 from graph.schemas import FEATURE_COLUMNS
+from pixring.contract import EDGE_ENDPOINTS
 
 log = logging.getLogger(__name__)
 
 USER, KEY, DEVICE = "usuario", "chave", "dispositivo"
 NODE_TYPES: tuple[str, ...] = (USER, KEY, DEVICE)
 #: gold graph_edges.tipo -> (src type, dst type)
-RELATIONS: dict[str, tuple[str, str]] = {
-    "POSSUI": (USER, KEY),
-    "USA": (USER, DEVICE),
-    "PAGOU": (KEY, KEY),
-    "TRANSFERIU": (USER, USER),
-}
+RELATIONS: dict[str, tuple[str, str]] = EDGE_ENDPOINTS
 EDGE_ATTRS: tuple[str, ...] = ("log_n", "log_valor", "log_rejeitadas", "log_duracao_h")
 CONFIRMED = "confirmada"
 

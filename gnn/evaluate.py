@@ -20,9 +20,10 @@ import numpy as np
 import pandas as pd
 
 from gnn import metrics
+from pixring.contract import PAPEIS_MULA
 
 SCORERS = ("gnn", "gbm", "ring_candidates", "rules")
-MULE_ROLES = ("mula", "coletor")
+MULE_ROLES = PAPEIS_MULA
 
 
 @dataclass

@@ -26,10 +26,10 @@ import numpy as np
 import pandas as pd
 
 from gnn.serving import TX_DEFAULTS, TX_FEATURES
+from pixring.contract import is_night_hour
 
 REQUIRED: tuple[str, ...] = ("id_transacao", "timestamp", "valor", "chave_pix_origem", "chave_pix_destino")
 REPASSE_RATIO = 0.9
-NIGHT_START, NIGHT_END = 20, 6
 
 
 def _window_counts(ts: np.ndarray, group: np.ndarray, width: np.timedelta64) -> np.ndarray:
@@ -111,7 +111,7 @@ def tx_features(tx: pd.DataFrame, user_scores: pd.Series | None = None,
     out = pd.DataFrame(index=df.index)
     out["valor"] = df["valor"]
     hour = df["timestamp"].dt.hour
-    out["noturna"] = ((hour >= NIGHT_START) | (hour < NIGHT_END)).astype(float)
+    out["noturna"] = is_night_hour(hour).astype(float)
     scores = user_scores if user_scores is not None else pd.Series(dtype=float)
     risk = ring_risk if ring_risk is not None else pd.Series(dtype=float)
     for col, src in (("score_origem", "id_usuario_origem"), ("score_destino", "id_usuario_destino")):

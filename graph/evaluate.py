@@ -24,10 +24,11 @@ from pyspark.sql import SparkSession
 
 from lakehouse import delta
 from lakehouse.paths import table_path
+from pixring.contract import PAPEIS_MULA, TRUTH_DIR
 from pixring.errors import PixringError
 from pixring.settings import Settings
 
-MULE_ROLES = ("mula", "coletor")
+MULE_ROLES = PAPEIS_MULA
 
 
 @dataclass
@@ -113,8 +114,8 @@ def score_candidates(truth_members: pd.DataFrame, truth_rings: pd.DataFrame, can
 
 def read_truth(truth_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     d = Path(truth_dir)
-    if (d / "_truth").is_dir():  # the datagen output folder itself
-        d = d / "_truth"
+    if (d / TRUTH_DIR).is_dir():  # the datagen output folder itself
+        d = d / TRUTH_DIR
     files = d / "ring_membros.csv", d / "rings.csv"
     for f in files:
         if not f.is_file():

@@ -36,18 +36,13 @@ from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
 
+from pixring.contract import LOAD_MARKER_ID, LOAD_MARKER_LABEL, NODE_LABELS, REL_ENDPOINTS, RING_LABEL
 from pixring.settings import Neo4jSettings, Settings
 
 log = logging.getLogger(__name__)
 
-LABELS: dict[str, str] = {"usuario": "Usuario", "chave": "Chave", "dispositivo": "Dispositivo"}
-#: relationship type -> (label of src, label of dst)
-REL_ENDPOINTS: dict[str, tuple[str, str]] = {
-    "POSSUI": ("Usuario", "Chave"),
-    "USA": ("Usuario", "Dispositivo"),
-    "PAGOU": ("Chave", "Chave"),
-    "TRANSFERIU": ("Usuario", "Usuario"),
-}
+#: vertex type -> label and relationship type -> (label of src, label of dst): the contract's Neo4j model
+LABELS: dict[str, str] = NODE_LABELS
 VERTEX_PROPS = ("tipo_pessoa", "tipo_chave", "tipo_dispositivo", "data_cadastro", "id_comunidade",
                 "pagerank", "grau_in", "grau_out")
 EDGE_PROPS = ("n", "valor_total", "primeiro", "ultimo")
@@ -57,7 +52,7 @@ TEMPORAL_PROPS = frozenset({"data_cadastro", "primeiro", "ultimo"})
 
 SCHEMA_STATEMENTS = [
     *(f"CREATE CONSTRAINT {label.lower()}_id IF NOT EXISTS FOR (n:{label}) REQUIRE n.id IS UNIQUE"
-      for label in (*LABELS.values(), "Anel")),
+      for label in (*LABELS.values(), RING_LABEL)),
     "CREATE INDEX usuario_comunidade IF NOT EXISTS FOR (n:Usuario) ON (n.id_comunidade)",
     "CREATE INDEX anel_risco IF NOT EXISTS FOR (n:Anel) ON (n.risco)",
 ]
@@ -371,8 +366,9 @@ def load_frames(
 
 
 #: One marker node records the last graph build fully loaded (so an unchanged build is not re-read).
-MARKER_READ = "MATCH (m:PixringCarga {id: 'graph'}) RETURN m.build_id AS build_id"
-MARKER_WRITE = "MERGE (m:PixringCarga {id: 'graph'}) SET m.build_id = $build_id, m.carregado_em = datetime()"
+_MARKER = f"(m:{LOAD_MARKER_LABEL} {{id: '{LOAD_MARKER_ID}'}})"
+MARKER_READ = f"MATCH {_MARKER} RETURN m.build_id AS build_id"
+MARKER_WRITE = f"MERGE {_MARKER} SET m.build_id = $build_id, m.carregado_em = datetime()"
 
 
 def loaded_build(driver, database: str) -> str | None:

@@ -11,7 +11,6 @@ from typing import Final
 from pyspark.sql.types import (
     ArrayType,
     DataType,
-    DecimalType,
     DoubleType,
     IntegerType,
     LongType,
@@ -21,14 +20,16 @@ from pyspark.sql.types import (
     TimestampType,
 )
 
-MONEY: Final[DecimalType] = DecimalType(18, 2)
+from lakehouse.schemas import MONEY
+from pixring.contract import EDGE_ENDPOINTS, NODE_LABELS
+
 _S, _L, _D, _I, _TS = StringType(), LongType(), DoubleType(), IntegerType(), TimestampType()
 
 #: Silver tables the graph is built from (their Delta versions are recorded per build).
 SILVER_INPUTS: Final[tuple[str, ...]] = ("usuarios", "chaves_pix", "dispositivos", "log_autenticacao", "transacoes_pix")
 
-VERTEX_TYPES: Final[tuple[str, ...]] = ("usuario", "chave", "dispositivo")
-EDGE_TYPES: Final[tuple[str, ...]] = ("POSSUI", "USA", "PAGOU", "TRANSFERIU")
+VERTEX_TYPES: Final[tuple[str, ...]] = tuple(NODE_LABELS)
+EDGE_TYPES: Final[tuple[str, ...]] = tuple(EDGE_ENDPOINTS)
 COMMUNITY_STATUS: Final[tuple[str, ...]] = ("nova", "estavel", "fundida", "dividida")
 LINEAGE_RELATIONS: Final[tuple[str, ...]] = ("mesmo", "fusao", "divisao")
 MOTIFS: Final[tuple[str, ...]] = ("repasse", "cadeia", "ciclo", "dispositivo_compartilhado", "fan_in_jovem")

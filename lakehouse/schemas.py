@@ -1,7 +1,7 @@
 """Every lakehouse table's schema, once, as Spark ``StructType``s, plus the table-level rules.
 
-The data contract of the input files (column names, enum values, primary keys) is imported from
-:mod:`datagen.schema`; nothing here repeats it.
+The data contract of the input files (column names, enum values, primary keys, the money type, the
+Kafka message's version) is imported from :mod:`pixring.contract`; nothing here repeats it.
 
 Layers:
 
@@ -34,7 +34,17 @@ from pyspark.sql.types import (
     TimestampType,
 )
 
-from datagen.schema import COLUMN_TYPES, COLUMNS, ENUMS, FILES, ID_PREFIX, PRIMARY_KEYS
+from datagen.schema import ID_PREFIX
+from pixring.contract import (
+    COLUMN_TYPES,
+    COLUMNS,
+    ENUMS,
+    FILES,
+    MONEY_PRECISION,
+    MONEY_SCALE,
+    PRIMARY_KEYS,
+    STREAM_SCHEMA_VERSION,
+)
 
 __all__ = [
     "COLUMNS", "COLUMN_TYPES", "ENUMS", "FILES", "ID_PREFIX", "PRIMARY_KEYS",
@@ -44,8 +54,8 @@ __all__ = [
     "STREAM_SCHEMA_VERSION",
 ]
 
-MONEY: Final[DecimalType] = DecimalType(15, 2)
-STREAM_SCHEMA_VERSION: Final[int] = 1
+#: The contract's money type as Spark's (every lakehouse, graph and stream table uses this one).
+MONEY: Final[DecimalType] = DecimalType(MONEY_PRECISION, MONEY_SCALE)
 
 STREAM_TABLE: Final[str] = "transacoes_pix_stream"
 QUARANTINE_TABLE: Final[str] = "quarantine"
@@ -262,7 +272,7 @@ RECONCILIATION: Final[StructType] = StructType([
 ])
 
 # ------------------------------------------------------------------------------------------------ gold
-_L, _D, _M2 = LongType(), DoubleType(), DecimalType(18, 2)
+_L, _D, _M2 = LongType(), DoubleType(), MONEY
 
 #: Behaviour features shared by users and keys ("in" = received, "out" = sent; effective transactions,
 #: i.e. ``concluida`` or ``em_processamento``).

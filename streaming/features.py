@@ -26,6 +26,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from gnn.serving import TX_DEFAULTS
+from pixring.contract import is_night_hour
 
 EPOCH = datetime(1970, 1, 1)
 MIN_10, HOUR = 600.0, 3600.0
@@ -137,7 +138,7 @@ def static_features(ts: datetime, valor: float, score_origem: float | None, scor
     hour = ts.hour
     out = dict(TX_DEFAULTS)
     out["valor"] = float(valor)
-    out["noturna"] = 1.0 if hour >= 20 or hour < 6 else 0.0
+    out["noturna"] = 1.0 if is_night_hour(hour) else 0.0
     out["score_origem"] = float(score_origem or 0.0)
     out["score_destino"] = float(score_destino or 0.0)
     out["risco_anel_destino"] = float(risco_anel_destino or 0.0)

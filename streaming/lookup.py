@@ -25,6 +25,7 @@ from pyspark.sql import functions as F
 
 from lakehouse.delta import is_table, latest_version
 from lakehouse.paths import table_path
+from pixring.contract import TIMEZONE
 from pixring.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -85,7 +86,7 @@ class GoldLookup:
         df = self._read(path, version)
         out: dict[str, tuple[str | None, datetime | None]] = {}
         if df is not None:
-            tz = ZoneInfo(self.spark.conf.get("spark.sql.session.timeZone", "America/Sao_Paulo"))
+            tz = ZoneInfo(self.spark.conf.get("spark.sql.session.timeZone", TIMEZONE))
             for r in df.select("chave_pix", "id_usuario", F.unix_micros("data_cadastro")).toLocalIterator():
                 when = None if r[2] is None else datetime.fromtimestamp(r[2] / 1e6, tz).replace(tzinfo=None)
                 out[r[0]] = (r[1], when)

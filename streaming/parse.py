@@ -15,7 +15,7 @@ from datetime import datetime
 
 import orjson
 
-from datagen.schema import STATUS_TRANSACAO, TIPO_TRANSACAO
+from pixring.contract import STATUS_TRANSACAO, TIPO_TRANSACAO
 from streaming.schemas import SUPPORTED_SCHEMA_VERSIONS, TRANSACTION_MESSAGE
 
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")

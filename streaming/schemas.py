@@ -19,7 +19,6 @@ from pyspark.sql.types import (
     BooleanType,
     DataType,
     DateType,
-    DecimalType,
     DoubleType,
     IntegerType,
     LongType,
@@ -30,9 +29,10 @@ from pyspark.sql.types import (
 )
 
 from gnn.serving import TX_FEATURES
+from lakehouse.schemas import MONEY
+from pixring.contract import MESSAGE_FIELDS, SUPPORTED_SCHEMA_VERSIONS
 
 SCORED_TABLE: Final[str] = "scored_transactions"
-MONEY: Final[DecimalType] = DecimalType(15, 2)
 
 _S, _D, _TS = StringType(), DoubleType(), TimestampType()
 
@@ -41,18 +41,13 @@ def _f(name: str, dtype: DataType, nullable: bool = True) -> StructField:
     return StructField(name, dtype, nullable)
 
 
-#: ``pix.transacoes`` value, schema version 1 (every field required; extra fields are ignored).
+#: ``pix.transacoes`` value (:data:`pixring.contract.MESSAGE_FIELDS`; every field required, extra fields
+#: ignored): ``valor`` a JSON number (> 0, at most two decimals), every other field a string; ``timestamp``
+#: local time ``YYYY-MM-DDTHH:MM:SS``; the keys in CLEAR, tokenised before anything is written.
 TRANSACTION_MESSAGE: Final[StructType] = StructType([
     _f("schema_version", IntegerType(), False),
-    _f("id_transacao", _S, False),
-    _f("timestamp", _S, False),  # local time "YYYY-MM-DDTHH:MM:SS" (America/Sao_Paulo)
-    _f("valor", _D, False),  # a JSON number, > 0, at most two decimals
-    _f("chave_pix_origem", _S, False),  # CLEAR key: tokenised before anything is written
-    _f("chave_pix_destino", _S, False),
-    _f("tipo_transacao", _S, False),
-    _f("status", _S, False),
+    *(_f(name, _D if name == "valor" else _S, False) for name in MESSAGE_FIELDS),
 ])
-SUPPORTED_SCHEMA_VERSIONS: Final[frozenset[int]] = frozenset({1})
 
 #: ``gold/scored_transactions``.
 SCORED_TRANSACTIONS: Final[StructType] = StructType([

@@ -45,6 +45,7 @@ from lakehouse.paths import checkpoint_path, slug, table_path
 from pixring import logs
 from pixring.errors import PixringError
 from pixring.settings import Settings
+from pixring.contract import TIMEZONE
 from pixring.spark import kafka_stream
 from streaming import sink as delta_sink
 from streaming.features import ReceiptState, parse_duration, seconds, static_features
@@ -128,7 +129,7 @@ class BatchScorer:
         self.report = report
         self._key = settings.security.pii_secret.get_secret_value().encode("utf-8")
         self._token = lru_cache(maxsize=TOKEN_CACHE)(self._hmac)
-        self._tz = ZoneInfo(spark.conf.get("spark.sql.session.timeZone", "America/Sao_Paulo"))
+        self._tz = ZoneInfo(spark.conf.get("spark.sql.session.timeZone", TIMEZONE))
         self._delivery_errors: list[str] = []
         self.drift = DriftWindow(settings.streaming.drift_window)
         spark.conf.set("spark.sql.execution.arrow.pyspark.enabled", "true")

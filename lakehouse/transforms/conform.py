@@ -11,8 +11,8 @@ from functools import reduce
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from datagen.schema import NIGHT_END_HOUR, NIGHT_START_HOUR
 from lakehouse.schemas import COLUMN_TYPES, COLUMNS, MONEY
+from pixring.contract import is_night_hour
 
 TS_FORMATS = ("yyyy-MM-dd'T'HH:mm:ss", "yyyy-MM-dd HH:mm:ss")
 MONEY_RE = r"^-?[0-9]{1,13}(\.[0-9]{1,2})?$"
@@ -134,14 +134,13 @@ def parse_ts(v: Column) -> Column:
 
 
 def parse_money(v: Column) -> Column:
-    """A plain decimal with at most two decimals (``1234.5``, ``-3``) as DECIMAL(15,2); NULL if not one."""
+    """A plain decimal with at most two decimals (``1234.5``, ``-3``) as the contract's money type; NULL if not one."""
     return F.when(v.rlike(MONEY_RE), v.try_cast(MONEY))
 
 
 def is_night(ts: Column) -> Column:
     """Between 20:00 and 06:00 local time (the BCB night period)."""
-    h = F.hour(ts)
-    return (h >= NIGHT_START_HOUR) | (h < NIGHT_END_HOUR)
+    return is_night_hour(F.hour(ts))
 
 
 def mask_name(v: Column) -> Column:

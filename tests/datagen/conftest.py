@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from datagen.generator import GenerationReport, generate
-from datagen.schema import FILES, TRUTH_DIR
+from pixring.contract import FILES, TRUTH_DIR
 from datagen.writer import read_table
 
 SMALL_SCALE = 0.1

@@ -10,16 +10,8 @@ import pandas as pd
 
 from datagen import documents as docs
 from datagen.plan import plan_counts
-from datagen.schema import (
-    COLUMNS,
-    ENUMS,
-    FILES,
-    ID_PREFIX,
-    MAX_KEYS_PF,
-    MAX_KEYS_PJ,
-    TRUTH_COLUMNS,
-    TRUTH_DIR,
-)
+from datagen.schema import ID_PREFIX
+from pixring.contract import COLUMNS, ENUMS, FILES, MAX_KEYS_PF, MAX_KEYS_PJ, TRUTH_COLUMNS, TRUTH_DIR
 
 TS_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$")
 MONEY_RE = re.compile(r"^\d+\.\d{2}$")

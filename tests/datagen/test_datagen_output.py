@@ -12,7 +12,7 @@ import pytest
 
 from datagen.generator import generate
 from datagen.plan import plan_counts
-from datagen.schema import COLUMNS, FILES
+from pixring.contract import COLUMNS, FILES
 from pixring.cli import main
 from pixring.errors import PixringError
 

@@ -7,7 +7,7 @@ import math
 import pytest
 
 from datagen.plan import SEED_COUNTS, plan_counts
-from datagen.schema import COLUMNS, FILES
+from pixring.contract import COLUMNS, FILES
 from pixring.errors import PixringError
 
 SEED = {

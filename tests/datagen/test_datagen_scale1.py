@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from datagen.generator import generate
-from datagen.schema import TIPOLOGIA, TRUTH_DIR
+from pixring.contract import TIPOLOGIA, TRUTH_DIR
 
 
 def _rows(path: Path) -> int:

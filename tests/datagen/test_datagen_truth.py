@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from datagen.schema import PAPEL, TIPO_FRAUDE, TIPOLOGIA
+from pixring.contract import PAPEL, TIPOLOGIA, TIPO_FRAUDE
 
 
 def test_truth_references_existing_rows(tables: dict[str, pd.DataFrame], tx_users: pd.DataFrame) -> None:

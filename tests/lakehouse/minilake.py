@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from datagen.documents import cnpj_check_digits, cpf_check_digits
-from datagen.schema import COLUMNS
+from pixring.contract import COLUMNS
 
 
 def cpf(base: str) -> str:
@@ -213,7 +213,7 @@ def write_parquet(directory: Path, table: str, rows: list[list[str]]) -> Path:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from datagen.schema import COLUMN_TYPES
+    from pixring.contract import COLUMN_TYPES, MONEY_PRECISION, MONEY_SCALE
 
     directory.mkdir(parents=True, exist_ok=True)
     arrays, fields = [], []
@@ -223,7 +223,7 @@ def write_parquet(directory: Path, table: str, rows: list[list[str]]) -> Path:
         if kind == "ts":
             arrays.append(pa.array([datetime.fromisoformat(v) for v in values], pa.timestamp("s")))
         elif kind == "money":
-            arrays.append(pa.array([Decimal(v) for v in values], pa.decimal128(15, 2)))
+            arrays.append(pa.array([Decimal(v) for v in values], pa.decimal128(MONEY_PRECISION, MONEY_SCALE)))
         else:
             arrays.append(pa.array(values, pa.string()))
         fields.append(col)

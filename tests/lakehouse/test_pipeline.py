@@ -156,7 +156,7 @@ def test_broken_rows_are_quarantined_with_their_reason_and_raw_record(spark, lak
 
 
 def ml_first_column(table: str) -> str:
-    from datagen.schema import COLUMNS
+    from pixring.contract import COLUMNS
 
     return COLUMNS[table][0]
 

@@ -11,7 +11,7 @@ from pixring.errors import PixringError
 
 
 def test_bronze_is_the_contract_as_text_plus_ingestion_metadata() -> None:
-    from datagen.schema import COLUMNS, FILES
+    from pixring.contract import COLUMNS, FILES
     from lakehouse.schemas import BRONZE, META_COLUMNS
 
     assert set(BRONZE) == set(FILES)
@@ -22,7 +22,7 @@ def test_bronze_is_the_contract_as_text_plus_ingestion_metadata() -> None:
 
 
 def test_silver_gold_and_checks_are_consistent() -> None:
-    from datagen.schema import ENUMS, PRIMARY_KEYS
+    from pixring.contract import ENUMS, PRIMARY_KEYS
     from lakehouse.schemas import (
         GOLD, GOLD_KEYS, MASKED_COLUMNS, QUARANTINE, SILVER, SILVER_CHECKS, SILVER_KEYS, TOKEN_COLUMNS,
     )

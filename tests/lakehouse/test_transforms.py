@@ -124,7 +124,7 @@ def test_kafka_records_are_parsed_and_bad_ones_get_reasons(spark) -> None:
 def json_value(t: tuple) -> str:
     import json
 
-    from datagen.schema import COLUMNS
+    from pixring.contract import COLUMNS
 
     doc = {"schema_version": 1, **dict(zip(COLUMNS["transacoes_pix"], t))}
     doc["valor"] = float(doc["valor"])
