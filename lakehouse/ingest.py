@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import functools
 from dataclasses import dataclass, field
 from datetime import datetime
+import operator
 from pathlib import Path
 
 from pyspark.sql import DataFrame, SparkSession
@@ -227,16 +229,15 @@ class _StreamBatchWriter:
             batch_id = f"stream-{epoch_id}-{hashlib.sha1(spec.encode()).hexdigest()[:10]}"
             now = datetime.now().replace(microsecond=0)
             rows = stream_rows(batch, batch_id, now)
-            # only the target files that can hold these offsets are scanned (data skipping on the offset stats)
-            prune = " OR ".join(
-                f"(t._kafka_topic = '{r.topic}' AND t._kafka_partition = {r.partition} "
-                f"AND t._kafka_offset BETWEEN {r.lo} AND {r.hi})" for r in ranges
-            )
+            # only the target files that can hold these offsets are scanned (data skipping on the offset stats);
+            # a Column expression with literals, never SQL text built from the batch
+            prune = functools.reduce(operator.or_, [
+                (F.col("t._kafka_topic") == F.lit(r.topic)) & (F.col("t._kafka_partition") == F.lit(r.partition))
+                & F.col("t._kafka_offset").between(F.lit(r.lo), F.lit(r.hi)) for r in ranges])
+            same = [F.col(f"t.{c}") == F.col(f"s.{c}") for c in ("_kafka_topic", "_kafka_partition", "_kafka_offset")]
             metrics = (
                 DeltaTable.forPath(self.spark, self.path).alias("t")
-                .merge(rows.alias("s"),
-                       f"({prune}) AND t._kafka_topic = s._kafka_topic AND t._kafka_partition = s._kafka_partition "
-                       "AND t._kafka_offset = s._kafka_offset")
+                .merge(rows.alias("s"), functools.reduce(operator.and_, same, prune))
                 .whenNotMatchedInsertAll()
                 .execute().first()
             )

@@ -23,6 +23,8 @@ class StreamMetrics:
     def __init__(self) -> None:
         r = self.registry = CollectorRegistry()
         self.rows = Counter("pixring_stream_rows", "Kafka records processed, by outcome", ["outcome"], registry=r)
+        self.dlq = Counter("pixring_stream_dlq", "Records sent to the DLQ, by reason code (streaming.schemas."
+                           "DLQ_REASONS)", ["motivo"], registry=r)
         self.decisions = Counter("pixring_stream_decisions", "Scored transactions by decision", ["decisao"],
                                  registry=r)
         self.alerts = Counter("pixring_stream_alerts", "Ring alerts published", registry=r)

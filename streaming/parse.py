@@ -1,8 +1,15 @@
 """Parse and validate one ``pix.transacoes`` record against :data:`streaming.schemas.TRANSACTION_MESSAGE`.
 
-Pure Python (no Spark): the scorer runs it on the driver over each micro-batch. A record either becomes a
+Pure Python (no Spark, no state): the scorer runs it on the driver over each micro-batch, and it runs as it
+is inside a Spark Python operator (``mapInPandas`` / ``applyInPandasWithState``). A record either becomes a
 :class:`Tx` (keys conformed exactly as silver conforms them, still in clear: the caller tokenises them at
-once) or a reason code ``"<code>"`` / ``"<code>:<field>"`` for the DLQ. Nothing raises.
+once) or a reason code ``"<code>"`` / ``"<code>:<field>"`` for the DLQ. Nothing raises, whatever the bytes.
+
+Before anything reaches a sink: the value is at most ``max_bytes`` long, UTF-8 JSON (RFC 8259: no ``NaN``),
+``id_transacao`` follows the contract's id rule (:func:`pixring.contract.is_valid_id`: no quote, backslash,
+space or control character ever gets further), and the event time is not after ``not_after`` (the caller's
+clock plus its tolerance). Lateness against the feature state's watermark is the caller's check
+(:meth:`streaming.features.ReceiptState.is_late`): it needs the state.
 """
 
 from __future__ import annotations
@@ -15,8 +22,8 @@ from datetime import datetime
 
 import orjson
 
-from pixring.contract import STATUS_TRANSACAO, TIPO_TRANSACAO
-from streaming.schemas import SUPPORTED_SCHEMA_VERSIONS, TRANSACTION_MESSAGE
+from pixring.contract import STATUS_TRANSACAO, SUPPORTED_SCHEMA_VERSIONS, TIPO_TRANSACAO, is_valid_id
+from streaming.schemas import TRANSACTION_MESSAGE
 
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _EMAIL = re.compile(r"^[a-z0-9._%+\-]+@[a-z0-9.\-]+\.[a-z]{2,}$")
@@ -26,6 +33,8 @@ _NON_DIGIT = re.compile(r"[^0-9]")
 _TS_FORMATS = ("%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S")
 MAX_EMAIL_KEY = 77
 MAX_VALOR = 1e13
+#: default longest value accepted (``PIXRING_STREAMING_MAX_MESSAGE_BYTES``); a schema-1 record is ~300 bytes
+MAX_MESSAGE_BYTES = 65_536
 
 _STRING_FIELDS = tuple(f.name for f in TRANSACTION_MESSAGE.fields if f.dataType.typeName() == "string")
 _REQUIRED = tuple(f.name for f in TRANSACTION_MESSAGE.fields)
@@ -117,13 +126,23 @@ def _parse_ts(v: str) -> datetime | None:
     return None
 
 
-def parse_record(value: bytes | None, max_field_chars: int = 512) -> Tx | str:
-    """A :class:`Tx`, or the DLQ reason why ``value`` is not a valid schema-1 transaction."""
+def parse_record(value: bytes | None, max_field_chars: int = 512, *, max_bytes: int = MAX_MESSAGE_BYTES,
+                 not_after: datetime | None = None) -> Tx | str:
+    """A :class:`Tx`, or the DLQ reason why ``value`` is not a valid schema-1 transaction.
+
+    ``not_after``: latest event time accepted (naive local time, like the record's); None: no bound.
+    """
     if not value:
         return "valor_vazio"
+    if len(value) > max_bytes:
+        return "mensagem_grande"
     try:
         doc = orjson.loads(value)  # UTF-8 JSON (RFC 8259); NaN/Infinity literals are not JSON
     except (UnicodeDecodeError, ValueError, RecursionError):
+        try:
+            bytes(value).decode("utf-8")
+        except UnicodeDecodeError:
+            return "utf8_invalido"
         return "json_invalido"
     if not isinstance(doc, dict):
         return "nao_objeto"
@@ -149,9 +168,14 @@ def parse_record(value: bytes | None, max_field_chars: int = 512) -> Tx | str:
     valor = float(valor)
     if not math.isfinite(valor) or valor <= 0 or valor >= MAX_VALOR or abs(valor * 100 - round(valor * 100)) > 1e-6:
         return "valor_invalido:valor"
+    id_tx = doc["id_transacao"].strip(" ")  # spaces only, as silver's trim: "TX1\n" is not "TX1"
+    if not is_valid_id(id_tx):
+        return "id_invalido:id_transacao"
     ts = _parse_ts(doc["timestamp"].strip())
     if ts is None:
         return "timestamp_invalido:timestamp"
+    if not_after is not None and ts > not_after:
+        return "timestamp_futuro:timestamp"
     keys = {}
     for name in ("chave_pix_origem", "chave_pix_destino"):
         canon = valid_key(doc[name])
@@ -163,5 +187,5 @@ def parse_record(value: bytes | None, max_field_chars: int = 512) -> Tx | str:
         return "enum_desconhecido:tipo_transacao"
     if status not in STATUS_TRANSACAO:
         return "enum_desconhecido:status"
-    return Tx(doc["id_transacao"].strip(), ts, round(valor, 2), keys["chave_pix_origem"],
+    return Tx(id_tx, ts, round(valor, 2), keys["chave_pix_origem"],
               keys["chave_pix_destino"], tipo, status)

@@ -99,4 +99,5 @@ SCORED_PROPERTIES: Final[dict[str, str]] = {
 DLQ_REASONS: Final[tuple[str, ...]] = (
     "valor_vazio", "json_invalido", "nao_objeto", "versao_ausente", "versao_desconhecida", "campo_ausente",
     "tipo_invalido", "campo_longo", "timestamp_invalido", "valor_invalido", "chave_invalida", "enum_desconhecido",
+    "mensagem_grande", "utf8_invalido", "id_invalido", "timestamp_futuro", "timestamp_atrasado",
 )

@@ -2,8 +2,10 @@
 
 Kafka ``pix.transacoes`` --(Spark Kafka source, checkpoint)--> ``foreachBatch`` (:class:`BatchScorer`):
 
-1. parse every record against the explicit schema (:mod:`streaming.parse`); a failing record goes to the DLQ
-   topic as it came (raw key and value bytes) with the reason in its headers;
+1. parse every record against the explicit schema and the contract's id rule (:mod:`streaming.parse`), and
+   check its event time against the clock (future tolerance) and the feature state (watermark); a failing
+   record goes to the DLQ topic as it came (raw key and value bytes, cut to the size limit) with the reason in
+   its headers, and never touches the state or any other sink;
 2. tokenise the clear keys at once (HMAC, same secret and canonical form as silver) - nothing downstream ever
    sees a clear key;
 3. look origin and destination up in silver ``chaves_pix`` (owner user, key age) and gold ``node_scores``,
@@ -28,7 +30,7 @@ import logging
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -109,6 +111,26 @@ def _bytes(v) -> bytes | None:
     return None if v is None else bytes(v)
 
 
+def dlq_message(key: bytes | None, value: bytes | None, reason: str, origin: str, received_at: datetime,
+                max_bytes: int) -> tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]:
+    """The DLQ record of a rejected input record: its key and value as received, the reason in the headers.
+
+    A key or value longer than ``max_bytes`` is cut to its first ``max_bytes`` (a DLQ record the broker
+    refuses would fail the batch again on every replay); ``pixring.tamanho`` / ``pixring.sha256`` then give the
+    original's size and digest, and ``pixring.origem`` (``topic/partition/offset``) where it still is.
+    """
+    headers = [("pixring.motivo", reason.encode()), ("pixring.origem", origin.encode()),
+               ("pixring.recebido_em", _ms(received_at).encode())]
+    if value is not None and len(value) > max_bytes:
+        headers += [("pixring.tamanho", str(len(value)).encode()),
+                    ("pixring.sha256", hashlib.sha256(value).hexdigest().encode())]
+        value = value[:max_bytes]
+    if key is not None and len(key) > max_bytes:
+        headers.append(("pixring.tamanho_chave", str(len(key)).encode()))
+        key = key[:max_bytes]
+    return key, value, headers
+
+
 def local_from_micros(us: int, tz: ZoneInfo) -> datetime:
     """Epoch microseconds -> naive wall-clock time in ``tz`` (the Spark session time zone)."""
     return datetime.fromtimestamp(us / 1e6, tz).replace(tzinfo=None)
@@ -144,23 +166,27 @@ class BatchScorer:
         """Kafka records (key, value, topic, partition, offset, ts_us) -> scored rows, messages, DLQ."""
         out = BatchOutput()
         now_local = datetime.now(self._tz).replace(tzinfo=None, microsecond=0)
-        good: list[tuple[Tx, str, int, int, int]] = []
+        ss = self.settings.streaming
+        not_after = now_local + timedelta(seconds=ss.max_future_seconds)
+        max_bytes = ss.max_message_bytes
+
+        def reject(rec, reason: str) -> None:
+            out.dlq.append(dlq_message(_bytes(rec.key), _bytes(rec.value), reason,
+                                       f"{rec.topic}/{rec.partition}/{rec.offset}", now_local, max_bytes))
+
+        good: list[tuple[Tx, object]] = []
         seen: set[str] = set()
         mfc = self.settings.lakehouse.max_field_chars
         for rec in records.itertuples(index=False):
-            parsed = parse_record(rec.value, mfc)
+            parsed = parse_record(rec.value, mfc, max_bytes=max_bytes, not_after=not_after)
             if isinstance(parsed, str):
-                headers = [("pixring.motivo", parsed.encode()),
-                           ("pixring.origem", f"{rec.topic}/{rec.partition}/{rec.offset}".encode()),
-                           ("pixring.recebido_em", _ms(now_local).encode())]
-                out.dlq.append((_bytes(rec.key), _bytes(rec.value), headers))
+                reject(rec, parsed)
                 continue
             if parsed.id_transacao in seen:
                 out.duplicates += 1
                 continue
             seen.add(parsed.id_transacao)
-            good.append((parsed, rec.topic, int(rec.partition), int(rec.offset),
-                         int(rec.ts_us) if rec.ts_us == rec.ts_us else 0))
+            good.append((parsed, rec))
         good.sort(key=lambda g: (g[0].timestamp, g[0].id_transacao))
 
         rows: list[dict] = []
@@ -168,7 +194,14 @@ class BatchScorer:
         ring_pairs: list[tuple] = []
         lk, st = self.lookup, self.state
         owner, user_ring, user_score = lk.owner, lk.user_ring, lk.user_score
-        for tx, topic, partition, offset, ts_us in good:
+        for tx, rec in good:
+            t = seconds(tx.timestamp)
+            # older than the watermark: its windows would miss evicted receipts, so it is not scored and never
+            # enters the state; a replayed record the state already holds was accepted before and scores again
+            if st.is_late(t) and tx.id_transacao not in st.ids:
+                reject(rec, "timestamp_atrasado:timestamp")
+                continue
+            ts_us = int(rec.ts_us) if rec.ts_us == rec.ts_us else 0
             o_tok, d_tok = self._token(tx.origem), self._token(tx.destino)
             o_user, _ = owner(o_tok)
             d_user, d_cadastro = owner(d_tok)
@@ -177,7 +210,6 @@ class BatchScorer:
             feats = static_features(tx.timestamp, tx.valor, user_score.get(o_user) if o_user else None,
                                     user_score.get(d_user) if d_user else None,
                                     d_ring.risco if d_ring else None, d_cadastro)
-            t = seconds(tx.timestamp)
             late = st.is_late(t)
             feats.update(st.features(t, tx.id_transacao, o_tok, d_tok, tx.valor))
             st.add(t, tx.id_transacao, o_tok, d_tok, tx.valor, tx.status)
@@ -191,7 +223,7 @@ class BatchScorer:
                 "id_anel_origem": o_ring.id_anel if o_ring else None,
                 "id_anel_destino": d_ring.id_anel if d_ring else None,
                 **{k: v for k, v in feats.items() if k != "valor"}, "atrasada": late,
-                "kafka_topic": topic, "kafka_partition": partition, "kafka_offset": offset,
+                "kafka_topic": rec.topic, "kafka_partition": int(rec.partition), "kafka_offset": int(rec.offset),
                 "kafka_timestamp": local_from_micros(ts_us, self._tz) if ts_us else None,
                 "kafka_ts_ms": ts_us // 1000,
             })
@@ -301,6 +333,8 @@ class BatchScorer:
         m = self.metrics
         m.rows.labels("scored").inc(len(out.scored))
         m.rows.labels("dlq").inc(len(out.dlq))
+        for reason, k in Counter(h[0][1].decode().split(":")[0] for _, _, h in out.dlq).items():
+            m.dlq.labels(reason).inc(k)
         m.rows.labels("duplicate").inc(out.duplicates)
         for decision, k in Counter(r["decisao"] for r in out.scored).items():
             m.decisions.labels(decision).inc(k)
@@ -337,10 +371,15 @@ def ensure_scored_table(spark: SparkSession, settings: Settings) -> str:
 
 
 def load_state(spark: SparkSession, settings: Settings, state: ReceiptState) -> int:
-    """Rebuild the feature state from the scored table: the last hour + watermark of event time."""
+    """Rebuild the feature state from the scored table: the last hour + watermark of event time.
+
+    Rows stamped after the clock's future tolerance are left out (the scorer never writes one; a table written
+    before that check could hold one, and the state must not start from it)."""
     path = table_path(settings, "gold", SCORED_TABLE)
-    tz = ZoneInfo(spark.conf.get("spark.sql.session.timeZone", "America/Sao_Paulo"))
-    df = spark.read.format("delta").load(path).withColumn("_us", F.unix_micros("timestamp"))
+    tz = ZoneInfo(spark.conf.get("spark.sql.session.timeZone", TIMEZONE))
+    limit_us = int((time.time() + settings.streaming.max_future_seconds) * 1e6)
+    df = (spark.read.format("delta").load(path).withColumn("_us", F.unix_micros("timestamp"))
+          .filter(F.col("_us") <= limit_us))
     top = df.agg(F.max("_us")).first()[0]
     if top is None:
         return 0

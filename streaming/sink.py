@@ -26,7 +26,8 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from lakehouse.paths import checkpoint_path, slug, table_path
-from pixring import logs
+from pixring import ledger, logs
+from pixring.contract import ID_RE
 from pixring.settings import Settings
 from pixring.spark import kafka_stream
 from streaming.schemas import SCORED_MESSAGE, SCORED_TABLE, SCORED_TRANSACTIONS
@@ -40,8 +41,9 @@ _REQUIRED = tuple(f.name for f in SCORED_TRANSACTIONS.fields if not f.nullable)
 def scored_rows(messages: DataFrame) -> DataFrame:
     """Kafka records of the scored topic (``value`` binary) -> rows of ``SCORED_TRANSACTIONS`` plus ``_valida``.
 
-    ``_valida`` is false for a value that is not a scored message (not JSON, or a required field missing);
-    such a row must not be written (the table's NOT NULL columns would reject it).
+    ``_valida`` is false for a value that is not a scored message (not JSON, a required field missing, or an
+    ``id_transacao`` outside the contract's id rule); such a row must not be written (the table's NOT NULL
+    columns would reject it, and only ids the scorer accepted belong in the table).
     """
     m = messages.select(F.from_json(F.col("value").cast("string"), SCORED_MESSAGE).alias("m")).select("m.*")
     derived: dict[str, Column] = {
@@ -54,10 +56,19 @@ def scored_rows(messages: DataFrame) -> DataFrame:
     }
     cols = [derived.get(f.name, F.col(f.name)).alias(f.name) for f in SCORED_TRANSACTIONS.fields]
     out = m.select(*cols)
-    valid = F.lit(True)
+    valid = id_rule(F.col("id_transacao"))
     for name in _REQUIRED:
         valid = valid & F.col(name).isNotNull()
     return out.withColumn("_valida", valid)
+
+
+def id_rule(c: Column) -> Column:
+    """:func:`pixring.contract.is_valid_id` as a Column (false, not null, for a null id).
+
+    Java's ``$`` (``rlike``) also matches before a final line terminator, which Python's ``fullmatch`` does not:
+    a value holding one is refused outright, so both sides accept exactly the same ids.
+    """
+    return F.coalesce(c.rlike(ID_RE) & ~c.rlike("[\\n\\r\\u0085\\u2028\\u2029]"), F.lit(False))
 
 
 @dataclass
@@ -76,6 +87,7 @@ class DeltaSink:
         self.path = table_path(settings, "gold", SCORED_TABLE)
         self.metrics = metrics
         self.report = SinkReport()
+        self.erased = ledger.ErasedCache(settings)
 
     def __call__(self, batch: DataFrame, epoch_id: int) -> None:
         with logs.bind(f"sink-b{epoch_id}"):
@@ -87,18 +99,23 @@ class DeltaSink:
         t0 = time.monotonic()
         rows = scored_rows(batch).persist()
         try:
-            stats = rows.agg(F.count(F.lit(1)).alias("n"), F.sum(F.when(~F.col("_valida"), 1).otherwise(0)).alias("bad"),
-                             F.min("id_transacao").alias("lo"), F.max("id_transacao").alias("hi")).first()
+            ok = F.col("_valida")
+            stats = rows.agg(F.count(F.lit(1)).alias("n"), F.sum(F.when(~ok, 1).otherwise(0)).alias("bad"),
+                             F.min(F.when(ok, F.col("id_transacao"))).alias("lo"),
+                             F.max(F.when(ok, F.col("id_transacao"))).alias("hi")).first()
             n, bad = int(stats["n"]), int(stats["bad"] or 0)
             inserted = 0
             if n - bad > 0:
-                lo, hi = (stats["lo"].replace("'", "''"), stats["hi"].replace("'", "''"))
-                source = rows.filter("_valida").drop("_valida").dropDuplicates(["id_transacao"])
-                # the id range lets Delta skip files by their min/max statistics (ids grow with time)
+                source = rows.filter(F.col("_valida")).drop("_valida").dropDuplicates(["id_transacao"])
+                source = ledger.without_erased(source, self.erased.get())  # the erasure ledger
+                # the id range lets Delta skip files by their min/max statistics (ids grow with time); the
+                # bounds are literals of a Column expression, never SQL text
+                target = F.col("t.id_transacao")
+                condition = (target.between(F.lit(stats["lo"]), F.lit(stats["hi"]))
+                             & (target == F.col("s.id_transacao")))
                 result = (
                     DeltaTable.forPath(self.spark, self.path).alias("t")
-                    .merge(source.alias("s"), f"t.id_transacao >= '{lo}' AND t.id_transacao <= '{hi}' "
-                                              "AND t.id_transacao = s.id_transacao")
+                    .merge(source.alias("s"), condition)
                     .whenNotMatchedInsertAll()
                     .execute().first()
                 )
