@@ -184,7 +184,7 @@ class GraphProjectionHolder:
         self._thread: threading.Thread | None = None
 
     def version(self) -> tuple[Any, ...]:
-        rec = self.store._run(_VERSION)[0]
+        rec = self.store._run(_VERSION)[0]  # noqa: SLF001 - the same package's store
         return (rec["build_id"], rec["loaded"], rec["nodes"], rec["rels"])
 
     def load(self) -> bool:

@@ -398,7 +398,7 @@ class ReadModel:
         try:
             self.snapshot = load_snapshot(self.root)
             self.error = None
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             self.error = type(exc).__name__
             log.exception("read model load failed")
 

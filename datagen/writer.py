@@ -77,7 +77,7 @@ class TableWriter:
         self._pending: list[pa.Table] = []
         self._pending_rows = 0
         if fmt == "csv":
-            self._fh = open(self.path, "w", encoding="utf-8", newline="")
+            self._fh = open(self.path, "w", encoding="utf-8", newline="")  # noqa: SIM115 - closed by close()
             self._fh.write(",".join(self.columns) + "\n")
         else:
             self._schema = arrow_schema(name)

@@ -46,7 +46,7 @@ class TxModel(mlflow.pyfunc.PythonModel):
             with open(context.artifacts["reference"], encoding="utf-8") as fh:
                 self.reference = json.load(fh)
 
-    def predict(self, context, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> np.ndarray:
+    def predict(self, context, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> np.ndarray:  # noqa: ARG002 - mlflow's signature
         df = pd.DataFrame(model_input).copy()
         for c in TX_FEATURES:
             if c not in df:

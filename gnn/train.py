@@ -406,7 +406,7 @@ def run_training(spark, settings, cfg: TrainConfig, model_name: str | None = Non
             champ_version, champ_ckpt = champion
             try:
                 champ_score = holdout_pr_auc(champ_ckpt, frames, result.split)
-            except Exception as exc:  # an incompatible older model: the new one replaces it
+            except Exception as exc:  # noqa: BLE001 - an incompatible older model: the new one replaces it
                 log.warning("champion v%s could not be evaluated on this split (%s); it is replaced", champ_version, exc)
                 champ_score = -1.0
             run.log_metrics({"champion_holdout_pr_auc": champ_score})

@@ -132,10 +132,10 @@ class Service(ABC):
             return ServiceStatus(self.name, "stopped", None, self.endpoint, None)
         if not _pid_alive(pid):
             return ServiceStatus(self.name, "stale", pid, self.endpoint, None)
-        state = "ready" if self._safe_ready() else "starting"
+        state = "ready" if self.probe_ready() else "starting"
         return ServiceStatus(self.name, state, pid, self.endpoint, _rss_mb(pid))
 
-    def _safe_ready(self) -> bool:
+    def probe_ready(self) -> bool:
         try:
             return self.is_ready()
         except Exception as exc:  # noqa: BLE001 - a readiness probe never raises
@@ -179,7 +179,7 @@ class Service(ABC):
             if pid and not _pid_alive(pid):
                 self.pid_file.unlink(missing_ok=True)
                 raise PixringError(f"{self.name} exited during start-up; see {self.log_file}")
-            if self._safe_ready():
+            if self.probe_ready():
                 elapsed = time.monotonic() - t0
                 log.info("%s ready at %s in %.1fs", self.name, self.endpoint, elapsed)
                 return elapsed

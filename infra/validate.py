@@ -284,7 +284,7 @@ def load_terraform(folder: Path = TERRAFORM) -> dict[str, dict[str, Any]]:
         try:
             with tf.open() as fh:
                 parsed[tf.name] = _uq(hcl2.load(fh))
-        except Exception as exc:  # noqa: BLE001 - the parser raises several types
+        except Exception as exc:  # the parser raises several types
             raise PixringError(f"{tf}: HCL does not parse: {exc}") from exc
     return parsed
 

@@ -86,9 +86,9 @@ def read(
 def latest_version(spark: SparkSession, path: str) -> int:
     """The table's latest version from the names of its ``_delta_log/*.json`` commit files, through the Hadoop
     FileSystem API (any storage Spark reaches) – no Spark job. -1 when there is no table."""
-    jvm = spark.sparkContext._jvm
+    jvm = spark.sparkContext._jvm  # noqa: SLF001 - py4j has no public accessor
     log_dir = jvm.org.apache.hadoop.fs.Path(path.rstrip("/") + "/_delta_log")
-    fs = log_dir.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+    fs = log_dir.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())  # noqa: SLF001
     if not fs.exists(log_dir):
         return -1
     versions = [

@@ -91,7 +91,7 @@ class Demo:
         from infra.stack import Stack
 
         stack = Stack(self.settings)
-        down = [name for name, s in stack.services.items() if not s.on_demand and not s._safe_ready()]
+        down = [name for name, s in stack.services.items() if not s.on_demand and not s.probe_ready()]
         if down:
             stack.up(down)
         else:

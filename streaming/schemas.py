@@ -30,7 +30,7 @@ from pyspark.sql.types import (
 
 from gnn.serving import TX_FEATURES
 from lakehouse.schemas import MONEY
-from pixring.contract import MESSAGE_FIELDS, SUPPORTED_SCHEMA_VERSIONS
+from pixring.contract import MESSAGE_FIELDS
 
 SCORED_TABLE: Final[str] = "scored_transactions"
 

@@ -41,7 +41,7 @@ def _require(service: str, settings: Settings) -> None:
     from infra.services import SERVICES
 
     svc = SERVICES[service](settings)
-    if not svc._safe_ready():
+    if not svc.probe_ready():
         pytest.fail(f"{service} is not reachable at {svc.endpoint}: start it with `pixring up {service}`")
 
 

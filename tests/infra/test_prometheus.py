@@ -53,7 +53,7 @@ def prometheus_url(settings: Settings) -> str:
     from infra.services import PrometheusService
 
     svc = PrometheusService(settings)
-    if not svc._safe_ready():
+    if not svc.probe_ready():
         pytest.fail(f"prometheus is not reachable at {svc.endpoint}: start it with `pixring up prometheus`")
     return settings.prometheus.url
 
