@@ -305,10 +305,9 @@ class KafkaService(Service):
         return [cmd[0], self._jmx_agent(), *cmd[1:]]
 
     def is_ready(self) -> bool:
-        from confluent_kafka.admin import AdminClient
+        from pixring import kafka
 
-        admin = AdminClient({"bootstrap.servers": self.settings.kafka.bootstrap, "log_level": 0})
-        md = admin.list_topics(timeout=2)
+        md = kafka.admin(self.settings.kafka, log_level=0).list_topics(timeout=2)
         return bool(md.brokers)
 
 

@@ -59,11 +59,11 @@ def measure_kafka(settings, source: Path, n: int, repeats: int = 3) -> KafkaFigu
     from confluent_kafka import Consumer, Producer
     from confluent_kafka.admin import AdminClient, NewTopic
 
-    from lakehouse.producer import _load_rows, _value
+    from lakehouse.producer import load_rows, message_value
 
-    table = _load_rows(source, n)
+    table = load_rows(source, n)
     rows = table.to_pylist()
-    msgs = [(r["chave_pix_origem"].encode(), _value(r)) for r in rows]
+    msgs = [(r["chave_pix_origem"].encode(), message_value(r)) for r in rows]
     size = statistics.fmean(len(k) + len(v) for k, v in msgs)
     broker = psutil.Process(_broker_pid(settings))
     admin = AdminClient({"bootstrap.servers": settings.kafka.bootstrap})

@@ -37,6 +37,7 @@ from lakehouse.schemas import (
     STREAM_TABLE,
 )
 from lakehouse.sources import SourceFile, find_sources, fingerprint, read_source
+from pixring import kafka
 from pixring.errors import PixringError
 from pixring.settings import Settings
 from pixring.spark import kafka_stream
@@ -261,7 +262,7 @@ def ingest_stream(spark: SparkSession, settings: Settings, available_now: bool) 
     lh = settings.lakehouse
     ensure_bronze(spark, settings)
     topic = settings.kafka.topic_transactions
-    _ensure_topic(settings, topic)
+    kafka.ensure_topic(settings.kafka, topic)
     source = kafka_stream(spark, settings, topic, lh.stream_max_offsets_per_trigger)
     checkpoint = checkpoint_path(settings, f"bronze_{STREAM_TABLE}")
     log.info("streaming %s -> bronze/%s (checkpoint %s)", topic, STREAM_TABLE, checkpoint)
@@ -293,21 +294,3 @@ def ingest_stream(spark: SparkSession, settings: Settings, available_now: bool) 
     raise PixringError(f"stream ingestion failed {MAX_STREAM_ATTEMPTS} times; last error: "
                        f"{str(error).splitlines()[0][:300]}")
 
-
-def _ensure_topic(settings: Settings, topic: str) -> None:
-    """Create the topic if the broker does not have it (the broker's default partition count)."""
-    from confluent_kafka.admin import AdminClient, NewTopic
-
-    admin = AdminClient({"bootstrap.servers": settings.kafka.bootstrap})
-    try:
-        topics = admin.list_topics(timeout=10).topics
-    except Exception as exc:  # noqa: BLE001 - librdkafka raises KafkaException
-        raise PixringError(f"Kafka not reachable at {settings.kafka.bootstrap}: {exc}") from exc
-    if topic in topics:
-        return
-    futures = admin.create_topics([NewTopic(topic, num_partitions=-1, replication_factor=-1)])
-    try:
-        futures[topic].result(15)
-    except Exception as exc:  # noqa: BLE001 - already exists (a race) is fine
-        if "TOPIC_ALREADY_EXISTS" not in str(exc):
-            raise PixringError(f"cannot create Kafka topic {topic}: {exc}") from exc

@@ -7,22 +7,25 @@ Message contract (topic ``settings.kafka.topic_transactions``, default ``pix.tra
   "valor": 123.45, "chave_pix_origem": ..., "chave_pix_destino": ..., "tipo_transacao": ..., "status": ...}``
   (``valor`` a JSON number with at most two decimals; every other field a string, as in the file).
 
-The producer is idempotent with ``acks=all`` (no duplicates or reordering on retries). Pacing is by
-schedule: message *i* is not sent before ``start + i / rate``, so the achieved rate is the requested
-one unless the broker or this process cannot keep up (then it is reported lower).
+The producer is :func:`pixring.kafka.producer` (idempotent, ``acks=all``: no duplicates or reordering on
+retries). Pacing is :class:`pixring.kafka.Pacer`'s schedule: message *i* is not sent before
+``start + i / rate``, so the achieved rate is the requested one unless the broker or this process cannot
+keep up (then it is reported lower). :func:`load_rows` and :func:`message_value` are what the benchmarks
+replay too.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import time
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from lakehouse.schemas import COLUMNS, STREAM_SCHEMA_VERSION
 from lakehouse.sources import SourceFile, find_sources
+from pixring import kafka
+from pixring.contract import TIMESTAMP_FORMAT
 from pixring.errors import PixringError
 from pixring.settings import Settings
 
@@ -56,7 +59,7 @@ class ProduceReport:
         ])
 
 
-def _load_rows(source: Path, limit: int | None):
+def load_rows(source: Path, limit: int | None):
     """The transactions file as a pyarrow table of strings, sorted by (timestamp, id_transacao)."""
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -84,7 +87,7 @@ def _load_rows(source: Path, limit: int | None):
         for name in cols:
             col = table.column(name)
             if pa.types.is_timestamp(col.type):
-                col = pc.strftime(col, format="%Y-%m-%dT%H:%M:%S")
+                col = pc.strftime(col, format=TIMESTAMP_FORMAT)
             arrays.append(col.cast(pa.string()))
         table = pa.table(dict(zip(cols, arrays)))
     table = table.sort_by([("timestamp", "ascending"), ("id_transacao", "ascending")])
@@ -93,7 +96,8 @@ def _load_rows(source: Path, limit: int | None):
     return table
 
 
-def _value(row: dict) -> bytes:
+def message_value(row: dict) -> bytes:
+    """The ``pix.transacoes`` JSON value of a ``transacoes_pix`` row (strings, as read by :func:`load_rows`)."""
     doc: dict[str, object] = {"schema_version": STREAM_SCHEMA_VERSION}
     for c in COLUMNS[TABLE]:
         v = row[c]
@@ -108,25 +112,13 @@ def _value(row: dict) -> bytes:
 
 def produce(settings: Settings, source: Path, rate: float, limit: int | None) -> ProduceReport:
     """Publish the transactions of ``source`` to Kafka at ``rate`` messages per second."""
-    from confluent_kafka import KafkaException, Producer
-
     if rate <= 0:
         raise PixringError(f"rate must be > 0, got {rate}")
-    table = _load_rows(Path(source), limit)
+    table = load_rows(Path(source), limit)
     topic = settings.kafka.topic_transactions
     report = ProduceReport(topic=topic, source=Path(source), requested_rate=rate)
-    producer = Producer({
-        "bootstrap.servers": settings.kafka.bootstrap,
-        "enable.idempotence": True,
-        "acks": "all",
-        "linger.ms": 5,
-        "message.timeout.ms": 60_000,
-        "queue.buffering.max.messages": 500_000,
-    })
-    try:
-        producer.list_topics(timeout=10)
-    except KafkaException as exc:
-        raise PixringError(f"Kafka not reachable at {settings.kafka.bootstrap}: {exc}") from exc
+    producer = kafka.producer(settings.kafka, **{"message.timeout.ms": 60_000, "queue.buffering.max.messages": 500_000})
+    kafka.check_reachable(settings.kafka, producer)
 
     def on_delivery(err, _msg) -> None:
         if err is None:
@@ -140,27 +132,15 @@ def produce(settings: Settings, source: Path, rate: float, limit: int | None) ->
     if n:
         report.first_timestamp = table.column("timestamp")[0].as_py()
         report.last_timestamp = table.column("timestamp")[n - 1].as_py()
-    check_every = max(1, min(1000, int(rate / 200)))  # re-sync with the schedule about every 5 ms
-    start = time.monotonic()
-    i = 0
+    pacer = kafka.Pacer(rate, producer)
     for batch in table.to_batches(max_chunksize=10_000):
         for row in batch.to_pylist():
             key = (row["chave_pix_origem"] or "").encode("utf-8")
-            while True:
-                try:
-                    producer.produce(topic, key=key, value=_value(row), on_delivery=on_delivery)
-                    break
-                except BufferError:
-                    producer.poll(0.05)
-            i += 1
-            if i % check_every == 0:
-                producer.poll(0)
-                delay = start + i / rate - time.monotonic()
-                if delay > 0:
-                    time.sleep(delay)
-    report.sent = i
+            kafka.send(producer, topic, message_value(row), key, on_delivery=on_delivery)
+            pacer.tick()
+    report.sent = pacer.sent
     remaining = producer.flush(120)
-    report.seconds = time.monotonic() - start
+    report.seconds = pacer.elapsed()
     if remaining:
         report.failed += remaining
     log.info("produced %d to %s at %.0f/s", report.delivered, topic, report.achieved_rate)

@@ -134,6 +134,13 @@ class KafkaSettings(BaseSettings):
     topic_scored: str = "pix.transacoes.scored"
     topic_alerts: str = "pix.alertas"
     topic_dlq: str = "pix.transacoes.dlq"
+    #: client security (:mod:`pixring.kafka` passes them to every producer, consumer and admin client):
+    #: ``PLAINTEXT`` locally; ``SSL`` / ``SASL_SSL`` with a CA file and a SASL mechanism on a cluster
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    ssl_ca_location: str | None = None
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
 
     @property
     def bootstrap(self) -> str:

@@ -68,9 +68,9 @@ class RateResult:
 def _keys(source: str | None, n: int = 20_000) -> list[str]:
     """Clear Pix keys to pay between: the data set's (so gold lookups hit) or synthetic EVPs."""
     if source:
-        from lakehouse.producer import _load_rows
+        from lakehouse.producer import load_rows
 
-        table = _load_rows(Path(source), None)
+        table = load_rows(Path(source), None)
         keys = list(dict.fromkeys(table.column("chave_pix_origem").to_pylist()
                                   + table.column("chave_pix_destino").to_pylist()))
         if keys:

@@ -44,10 +44,10 @@ from gnn.drift import DriftWindow
 from gnn.serving import TX_FEATURES, decide, rules
 from lakehouse import delta
 from lakehouse.paths import checkpoint_path, slug, table_path
-from pixring import logs
+from pixring import kafka, logs
+from pixring.contract import TIMEZONE
 from pixring.errors import PixringError
 from pixring.settings import Settings
-from pixring.contract import TIMEZONE
 from pixring.spark import kafka_stream
 from streaming import sink as delta_sink
 from streaming.features import ReceiptState, parse_duration, seconds, static_features
@@ -292,12 +292,7 @@ class BatchScorer:
         p.poll(0)
 
     def _produce(self, p, topic: str, key, value, headers) -> None:
-        while True:
-            try:
-                p.produce(topic, key=key, value=value, headers=headers, on_delivery=self._on_delivery)
-                return
-            except BufferError:
-                p.poll(0.05)
+        kafka.send(p, topic, value, key, headers=headers, on_delivery=self._on_delivery)
 
     def __call__(self, batch: DataFrame, epoch_id: int) -> None:
         # every log record of this micro-batch carries ``scorer-b<epoch>`` (pixring.logs)
@@ -393,21 +388,14 @@ def load_state(spark: SparkSession, settings: Settings, state: ReceiptState) -> 
 
 
 def ensure_topics(settings: Settings) -> None:
-    from lakehouse.ingest import _ensure_topic
-
     k = settings.kafka
     for topic in (k.topic_transactions, k.topic_scored, k.topic_alerts, k.topic_dlq):
-        _ensure_topic(settings, topic)
+        kafka.ensure_topic(k, topic)
 
 
 def make_producer(settings: Settings):
-    from confluent_kafka import Producer
-
-    return Producer({
-        "bootstrap.servers": settings.kafka.bootstrap, "enable.idempotence": True, "acks": "all",
-        "linger.ms": 5, "compression.type": "lz4", "message.timeout.ms": 120_000,
-        "queue.buffering.max.messages": 1_000_000,
-    })
+    return kafka.producer(settings.kafka, **{"compression.type": "lz4", "message.timeout.ms": 120_000,
+                                             "queue.buffering.max.messages": 1_000_000})
 
 
 def _lag(query) -> float | None:

@@ -79,13 +79,13 @@ def test_source_folder_problems_are_one_clear_error(tmp_path: Path) -> None:
 
 
 def test_kafka_message_contract() -> None:
-    from lakehouse.producer import _value
+    from lakehouse.producer import message_value
 
     row = {"id_transacao": "TX0000000001", "timestamp": "2026-09-10T09:10:00", "valor": "1234.50",
            "chave_pix_origem": "a", "chave_pix_destino": "b", "tipo_transacao": "qr_estatico", "status": "concluida"}
-    doc = json.loads(_value(row))
+    doc = json.loads(message_value(row))
     assert doc["schema_version"] == 1 and doc["valor"] == 1234.5 and doc["timestamp"] == row["timestamp"]
-    assert json.loads(_value({**row, "valor": "abc"}))["valor"] == "abc"  # sent as found, quarantined later
+    assert json.loads(message_value({**row, "valor": "abc"}))["valor"] == "abc"  # sent as found, quarantined later
 
 
 def test_refine_report_prints_the_reconciliation() -> None:
