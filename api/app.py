@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -21,6 +21,7 @@ from prometheus_client.core import GaugeMetricFamily
 
 from api import problems
 from api.deps import AppContext
+from api.erasure import GONE, refuse_erased
 from api.graphdb import GraphStore
 from api.graphproj import GraphProjectionHolder
 from api.pii import AuditLog
@@ -212,7 +213,9 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
     app.state.ctx = ctx
     problems.install(app)
     for module in (graph, rings, transactions, score, users, health):
-        app.include_router(module.router)
+        by_id = module in (graph, transactions, users)  # the erasure ledger: an erased id answers 410
+        app.include_router(module.router, dependencies=[Depends(refuse_erased)] if by_id else None,
+                           responses=GONE if by_id else None)
     app.add_middleware(_Metrics, registry=ctx.extra["registry"])
     app.add_middleware(_RequestId)  # outermost: the metrics log line carries the id too
 

@@ -79,13 +79,16 @@ def read_frames(spark, settings, with_labels: bool = True) -> Frames:
     from lakehouse.paths import table_path
     from pixring.errors import PixringError
 
+    from pixring import ledger
+
     spark.conf.set("spark.sql.execution.arrow.pyspark.enabled", "true")
+    erased = ledger.load(settings)
 
     def load(layer: str, name: str, cols: list[str]) -> pd.DataFrame:
         path = table_path(settings, layer, name)
         if not delta.is_table(spark, path):
             raise PixringError(f"no {layer} {name} table at {path}: run refine / `pixring graph build` first")
-        df = spark.read.format("delta").load(path)
+        df = ledger.without_erased(spark.read.format("delta").load(path), erased)  # nobody erased is trained on
         df = df.select(*[F.col(c).cast("double") if isinstance(df.schema[c].dataType, DecimalType) else F.col(c)
                          for c in cols])
         return df.toPandas()

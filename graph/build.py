@@ -43,6 +43,7 @@ from graph.schemas import GOLD_GRAPH, SILVER_INPUTS
 from graph.stable_ids import match
 from lakehouse import delta
 from lakehouse.paths import table_path
+from pixring import ledger
 from pixring.errors import PixringError
 from pixring.settings import Settings
 
@@ -402,7 +403,8 @@ def build_graph(
 
     frames = _parallel({name: (lambda n=name: silver(n)) for name in SILVER_INPUTS}
                        | {"_old": lambda: _previous_communities(spark, settings)}, workers=6)
-    inputs = GraphInputs(**{name: frames[name] for name in SILVER_INPUTS})
+    erased = ledger.load(settings)  # the erasure ledger: an erased person is no vertex, edge or ring member
+    inputs = GraphInputs(**{name: ledger.without_erased(frames[name], erased) for name in SILVER_INPUTS})
     res = compute_graph(spark, inputs, frames["_old"], p, build_id, timer)
 
     meta = {"graph_build_id": build_id, "silver_versions": versions}

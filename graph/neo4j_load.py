@@ -398,8 +398,12 @@ def load_neo4j(spark: SparkSession, settings: Settings, batch_size: int = 5000, 
     """
     from lakehouse.paths import table_path
 
+    from pixring import ledger
+
+    erased = ledger.load(settings)  # the erasure ledger: nothing of an erased person goes (back) into Neo4j
+
     def gold(name: str) -> DataFrame:
-        return spark.read.format("delta").load(table_path(settings, "gold", name))
+        return ledger.without_erased(spark.read.format("delta").load(table_path(settings, "gold", name)), erased)
 
     vertices, edges = gold("graph_vertices"), gold("graph_edges")
     rings = gold("ring_candidates")

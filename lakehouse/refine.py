@@ -30,6 +30,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from lakehouse import delta
+from lakehouse.erase import exclude_erased
 from lakehouse.paths import table_path
 from lakehouse.schemas import (
     BRONZE,
@@ -365,6 +366,7 @@ def refine(
     refine_id = uuid.uuid4().hex[:12]
     refined_at = datetime.now().replace(microsecond=0)
     report = RefineReport(refine_id=refine_id, bronze_as_of=snap.describe())
+    snap.frames = exclude_erased(snap.frames, settings)  # the erasure ledger: whatever bronze version is read
     ensure_outputs(spark, settings)
     stage("snapshot")
 

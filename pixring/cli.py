@@ -114,11 +114,19 @@ def _cmd_refine(args: argparse.Namespace) -> int:
 
 
 def _cmd_erase(args: argparse.Namespace) -> int:
-    from lakehouse.erase import erase
+    from lakehouse import erase as E
     from pixring.settings import get_settings
 
-    print(erase(_spark(), get_settings(), cpf_cnpj=args.cpf_cnpj))
-    return 0
+    if args.verify is not None:
+        found = E.verify(_spark(), get_settings(), args.verify)
+        print(found)
+        return 1 if found.present else 0
+    if args.vacuum:
+        print("VACUUM: " + ", ".join(E.vacuum_all(_spark(), get_settings())))
+        return 0
+    report = E.erase(_spark(), get_settings(), cpf_cnpj=args.cpf_cnpj, by=args.by, reason=args.reason)
+    print(report)
+    return 1 if report.errors else 0
 
 
 def _cmd_graph_build(args: argparse.Namespace) -> int:
@@ -233,8 +241,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="do nothing when silver was last built from exactly this bronze snapshot")
     p.set_defaults(handler=_cmd_refine)
 
-    p = sub.add_parser("erase", help="LGPD erasure of one person from every layer")
-    p.add_argument("--cpf-cnpj", required=True)
+    p = sub.add_parser("erase", help="LGPD erasure of one person from every store (ledger, Delta, Neo4j, MLflow, Kafka)")
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument("--cpf-cnpj", help="erase the person with this CPF/CNPJ")
+    what.add_argument("--verify", metavar="ID", help="CPF/CNPJ, account or transaction id: list every store, "
+                      "absent or present (exit 1 when present anywhere)")
+    what.add_argument("--vacuum", action="store_true", help="VACUUM every lakehouse table with the configured "
+                      "retention (after an erasure's retention has passed)")
+    p.add_argument("--by", default=None, help="who asked for / runs the erasure (default: the OS user)")
+    p.add_argument("--reason", default=None, help="recorded in the ledger (default: a data subject request)")
     p.set_defaults(handler=_cmd_erase)
 
     p = sub.add_parser("graph", help="the graph of chaves, usuarios and dispositivos: build, rings, Neo4j")
