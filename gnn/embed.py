@@ -14,10 +14,11 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
+from gnn.checkpoint import Checkpoint
 from gnn.data import NODE_TYPES, USER, Frames
 from gnn.explain import METHOD, explain_users, to_json
 from gnn.schemas import GOLD_GNN
-from gnn.train import Checkpoint, score_graph
+from gnn.train import score_graph
 
 log = logging.getLogger(__name__)
 

@@ -182,7 +182,7 @@ def load_pyfunc(settings, name: str, version: str | None = None, alias: str = CH
 
 def load_checkpoint(settings, name: str, version: str | None = None, alias: str = CHAMPION):
     """``(version, Checkpoint)`` of the GNN packaged with a registered version."""
-    from gnn.train import Checkpoint
+    from gnn.checkpoint import Checkpoint
 
     model, version = load_pyfunc(settings, name, version, alias)
     return version, Checkpoint.load(model.unwrap_python_model().gnn_path)

@@ -22,7 +22,8 @@ import torch
 from torch import Tensor, nn
 
 from gnn import baselines, drift, metrics
-from gnn.data import USER, Frames, GraphBundle, Scaler, Split, build_graph, make_split
+from gnn.checkpoint import Checkpoint
+from gnn.data import USER, Frames, GraphBundle, Split, build_graph, make_split
 from gnn.features import ring_risk_by_user, tx_features
 from gnn.model import HeteroSAGE
 from gnn.sampling import NeighbourSampler
@@ -168,37 +169,6 @@ def evaluate(model: HeteroSAGE, data) -> tuple[np.ndarray, dict[str, Tensor]]:
     model.eval()
     logits, emb = model(data.x_dict, data.edge_index_dict, data.edge_attr_dict)
     return torch.sigmoid(logits).numpy().astype(float), emb
-
-
-@dataclass
-class Checkpoint:
-    """What ``gnn embed`` needs to rebuild and run the trained GNN on the current gold graph."""
-
-    state_dict: dict[str, Tensor]
-    config: dict[str, Any]
-    scaler: dict[str, Any]
-    threshold: float
-    in_dims: dict[str, int]
-    edge_types: list[tuple[str, str, str]]
-    edge_dim: int
-
-    def save(self, path: str) -> None:
-        torch.save(asdict(self), path)
-
-    @classmethod
-    def load(cls, path: str) -> Checkpoint:
-        return cls(**torch.load(path, map_location="cpu", weights_only=False))
-
-    def model(self) -> HeteroSAGE:
-        c = self.config
-        m = HeteroSAGE(self.in_dims, [tuple(e) for e in self.edge_types], self.edge_dim, c["hidden"],
-                       c["num_layers"], c["dropout"], input_dropout=c.get("input_dropout", 0.0))
-        m.load_state_dict(self.state_dict)
-        m.eval()
-        return m
-
-    def scaler_obj(self) -> Scaler:
-        return Scaler(**self.scaler)
 
 
 def score_graph(ckpt: Checkpoint, frames: Frames) -> tuple[GraphBundle, np.ndarray, dict[str, Tensor], HeteroSAGE]:
