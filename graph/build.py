@@ -482,6 +482,12 @@ def _motif_tables(spark: SparkSession, sus_users: DataFrame, got: dict[str, pd.D
     )
 
 
+def _window(row: Any) -> float | None:
+    """A motif instance's time-scale class (``janela_h``; None when the frame has no such column)."""
+    w = getattr(row, "janela_h", None)
+    return None if w is None or w != w else float(w)
+
+
 def _motif_rows(spark: SparkSession, mt: C.MotifTables, community: dict[str, str], build_id: str) -> DataFrame:
     rows: list[dict[str, Any]] = []
     for r in mt.repasses.itertuples():
@@ -489,17 +495,19 @@ def _motif_rows(spark: SparkSession, mt: C.MotifTables, community: dict[str, str
                      "transacoes": [r.id_transacao, *r.transacoes_in], "valor": float(r.valor),
                      "inicio": int(r.ts_in_primeiro), "fim": int(r.ts),
                      "detalhe": json.dumps({"valor_recebido": round(float(r.valor_in), 2), "n_in": int(r.n_in),
-                                            "razao": round(float(r.razao), 4), "regra": r.regra}),
+                                            "razao": round(float(r.razao), 4), "regra": r.regra,
+                                            "janela_h": _window(r)}),
                      "id_comunidade": community.get(r.id_usuario)})
     for r in mt.cadeias.itertuples():
         rows.append({"motivo": "cadeia", "usuarios": [r.a, r.b, r.c], "transacoes": [r.id1, r.id2],
                      "valor": float(r.v2), "inicio": int(r.ts1), "fim": int(r.ts2),
-                     "detalhe": json.dumps({"valor_1": float(r.v1), "atraso_min": round((r.ts2 - r.ts1) / 60, 1)}),
+                     "detalhe": json.dumps({"valor_1": float(r.v1), "atraso_min": round((r.ts2 - r.ts1) / 60, 1),
+                                            "janela_h": _window(r)}),
                      "id_comunidade": community.get(r.b)})
     for r in mt.ciclos.itertuples():
         rows.append({"motivo": "ciclo", "usuarios": list(r.usuarios), "transacoes": list(r.transacoes), "valor": None,
                      "inicio": int(r.ts_inicio), "fim": int(r.ts_fim),
-                     "detalhe": json.dumps({"comprimento": int(r.comprimento)}),
+                     "detalhe": json.dumps({"comprimento": int(r.comprimento), "janela_h": _window(r)}),
                      "id_comunidade": community.get(r.usuarios[0])})
     for r in mt.dispositivos.itertuples():
         rows.append({"motivo": "dispositivo_compartilhado", "usuarios": [r.u1, r.u2], "transacoes": None, "valor": None,

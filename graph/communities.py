@@ -278,6 +278,14 @@ def describe(communities: Mapping[str, frozenset[str]], m: MotifTables, p: Graph
     return out
 
 
+def _windows(df: pd.DataFrame) -> dict[str, Any]:
+    """``{"janelas_h": {window: instances}}``: how many of a motif's instances fit each time scale."""
+    if "janela_h" not in df.columns or df["janela_h"].isna().all():
+        return {}
+    counts = df["janela_h"].dropna().astype(float).value_counts().sort_index()
+    return {"janelas_h": {f"{w:g}": int(n) for w, n in counts.items()}}
+
+
 def _evidence(com: Community, r: pd.DataFrame, c: pd.DataFrame, y: pd.DataFrame, d: pd.DataFrame,
               f: pd.DataFrame, young: set[str], recent: set[str]) -> dict[str, Any]:
     ft = com.features
@@ -287,14 +295,14 @@ def _evidence(com: Community, r: pd.DataFrame, c: pd.DataFrame, y: pd.DataFrame,
             "n": int(len(r)), "repassadores": sorted(set(r["id_usuario"])),
             "valor": round(float(r["valor"].sum()), 2), "valor_recebido": round(float(r["valor_in"].sum()), 2),
             "atraso_mediano_min": round(float(((r["ts"] - r["ts_in_ultimo"]) / 60).median()), 1),
-            "razao_media": round(float(r["razao"].mean()), 3),
+            "razao_media": round(float(r["razao"].mean()), 3), **_windows(r),
         }
     if len(c):
         motivos["cadeia"] = {"n": int(len(c)), "valor": round(float(c["v2"].sum()), 2),
-                             "exemplo": [str(x) for x in c.iloc[0][["a", "b", "c"]]]}
+                             "exemplo": [str(x) for x in c.iloc[0][["a", "b", "c"]]], **_windows(c)}
     if len(y):
         motivos["ciclo"] = {"n": int(len(y)), "comprimentos": sorted({int(x) for x in y["comprimento"]}),
-                            "exemplo": [str(u) for u in y.iloc[0]["usuarios"]]}
+                            "exemplo": [str(u) for u in y.iloc[0]["usuarios"]], **_windows(y)}
     if len(d):
         motivos["dispositivo_compartilhado"] = {
             "n_dispositivos": int(d["id_dispositivo"].nunique()), "dispositivos": sorted(set(d["id_dispositivo"]))[:10],

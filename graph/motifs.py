@@ -2,13 +2,18 @@
 
 Each motif is a shape rings leave in the graph and ordinary customers rarely do:
 
-* ``repasse`` - ``(a)-[in]->(b); (b)-[out]->(c)``: b passes on, within minutes, nearly all the money that
-  came in since its previous outgoing transfer (one payment or a batch). Mules exist to do exactly this;
-  people keep most of what they receive for days.
+* ``repasse`` - ``(a)-[in]->(b); (b)-[out]->(c)``: b passes on nearly all the money that came in since its
+  previous outgoing transfer (one payment or a batch). Mules exist to do exactly this; people keep most of
+  what they receive.
 * ``cadeia`` - ``(a)-[e1]->(b); (b)-[e2]->(c)`` with ``e2`` within a window after ``e1`` and its amount
-  within a band of ``e1``'s: single-hop layering (the classic "fast forwarding" chain).
+  within a band of ``e1``'s: single-hop layering (the classic forwarding chain).
 * ``ciclo`` - ``(a)->(b)->(c)->(a)`` (up to ``ciclo_max_len`` hops), each hop a ``cadeia`` pair: money
   goes round and comes back (investment scams, volume inflation). Ordinary money rarely comes back whole.
+
+The three money motifs are found at every time scale of ``motif_janelas_h`` (15 minutes to 14 days by
+default): a hop may take up to the largest window, and every instance carries ``janela_h``, the smallest
+window its delay fits (a mule forwarding within minutes, a layering stack waiting days between hops).
+One join at the largest window finds all of them; the class is a column, not another pass.
 * ``dispositivo_compartilhado`` - ``(u1)-[USA]->(d); (u2)-[USA]->(d)``: one phone operating several
   accounts (the ring operator's phone, an attacker's device bound to taken-over accounts).
 * ``fan_in_jovem`` - many distinct senders paying one young account (or young key) within a day: the
@@ -30,6 +35,15 @@ from pixring.settings import GraphSettings
 _UNBOUNDED = Window.unboundedPreceding
 
 
+def window_class(delay_s, windows_h: tuple[float, ...]):
+    """The smallest window (hours) of ``windows_h`` that ``delay_s`` (a Column of seconds) fits; null past all."""
+    expr = None
+    for w in sorted(windows_h):
+        cond = delay_s <= F.lit(w * 3600.0)
+        expr = F.when(cond, F.lit(float(w))) if expr is None else expr.when(cond, F.lit(float(w)))
+    return expr.otherwise(F.lit(None).cast("double"))
+
+
 def _band(ratio: str, lo: float, hi: float):
     return (F.col(ratio) >= lo) & (F.col(ratio) <= hi)
 
@@ -41,13 +55,14 @@ def repasses(tx: DataFrame, p: GraphSettings) -> DataFrame:
     on when its value is within ``[repasse_razao_min, repasse_razao_max]`` of either (A) what came in since
     the user's previous outgoing transfer, or (B) what came in during the latest run of incoming transfers,
     counting the outgoing transfers since that run up to this one (a forward split in two); the last money
-    must have come in at most ``repasse_janela_min`` before, the first at most ``repasse_acumulo_h`` before
-    the last.
+    must have come in at most the largest of ``motif_janelas_h`` before, the first at most
+    ``repasse_acumulo_h`` before the last.
 
     Columns: ``id_usuario`` (b), ``id_transacao, destino, ts, timestamp, valor, valor_dec`` (the outgoing
     transfer), ``valor_in, n_in, remetentes, transacoes_in, ts_in_primeiro, ts_in_ultimo, razao, regra``
     (A|B), ``idade_conta_h, idade_chave_h`` (the youngest of b's account / receiving key over the inputs),
-    ``n_in_disp_novo`` (inputs sent right after a login from a new device).
+    ``n_in_disp_novo`` (inputs sent right after a login from a new device), ``janela_h`` (the smallest
+    window of ``motif_janelas_h`` the delay from the last input fits).
     """
     common = ["id_transacao", "ts", "timestamp", "valor", "valor_dec"]
     ins = tx.select(
@@ -80,7 +95,7 @@ def repasses(tx: DataFrame, p: GraphSettings) -> DataFrame:
             F.sum("disp_novo").alias("n_in_disp_novo"),
         )
 
-    win = p.repasse_janela_min * 60.0
+    win = p.motif_janela_max_s
     acc = p.repasse_acumulo_h * 3600.0
 
     def qualify(df: DataFrame, value: str, regra: str) -> DataFrame:
@@ -90,6 +105,7 @@ def repasses(tx: DataFrame, p: GraphSettings) -> DataFrame:
             .where((F.col("ts") - F.col("ts_in_ultimo")) <= win)
             .where((F.col("ts_in_ultimo") - F.col("ts_in_primeiro")) <= acc)
             .withColumn("regra", F.lit(regra))
+            .withColumn("janela_h", window_class(F.col("ts") - F.col("ts_in_ultimo"), p.motif_janelas_h))
         )
 
     a = qualify(out_ev.join(agg_inputs("seg"), ["u", "seg"]), "valor", "A")
@@ -101,7 +117,7 @@ def repasses(tx: DataFrame, p: GraphSettings) -> DataFrame:
     cols = [
         F.col("u").alias("id_usuario"), "id_transacao", F.col("outro").alias("destino"), "ts", "timestamp", "valor",
         "valor_dec", "valor_in", "n_in", "remetentes", "transacoes_in", "ts_in_primeiro", "ts_in_ultimo", "razao",
-        "regra", "idade_conta_h", "idade_chave_h", "n_in_disp_novo",
+        "regra", "idade_conta_h", "idade_chave_h", "n_in_disp_novo", "janela_h",
     ]
     both = a.select(*cols).unionByName(b.select(*cols))
     # one row per outgoing transfer: rule A (the tighter reading) wins
@@ -160,18 +176,22 @@ def transfer_pairs(tx: DataFrame, window_s: float, lo: float, hi: float) -> Data
 
 
 def cadeias(tx: DataFrame, p: GraphSettings) -> DataFrame:
-    """The ``cadeia`` motif: a -> b -> c within ``cadeia_janela_min`` with the amount kept (see module doc)."""
-    return transfer_pairs(tx, p.cadeia_janela_min * 60.0, p.cadeia_razao_min, p.cadeia_razao_max)
+    """The ``cadeia`` motif: a -> b -> c with the amount kept, the second hop at most the largest of
+    ``motif_janelas_h`` after the first; ``janela_h`` = the smallest window the delay fits (see module doc)."""
+    pairs = transfer_pairs(tx, p.motif_janela_max_s, p.cadeia_razao_min, p.cadeia_razao_max)
+    return pairs.withColumn("janela_h", window_class(F.col("ts2") - F.col("ts1"), p.motif_janelas_h))
 
 
 def ciclos(pairs: DataFrame, p: GraphSettings) -> DataFrame:
     """The ``ciclo`` motif: closed walks of 3..``ciclo_max_len`` transfers, each consecutive two a ``cadeia``
-    pair (``pairs``), every user visited once, within ``ciclo_janela_h`` from first to last transfer.
+    pair (``pairs``), every user visited once, within the largest of ``motif_janelas_h`` from first to last
+    transfer.
 
     Columns: ``usuarios`` (in flow order, the first not repeated), ``transacoes``, ``ts_inicio, ts_fim,
-    comprimento``. A cycle found from several starting transfers is kept once.
+    comprimento, janela_h`` (the smallest window the round trip fits). A cycle found from several starting
+    transfers is kept once.
     """
-    span = p.ciclo_janela_h * 3600.0
+    span = p.motif_janela_max_s
     step = pairs.select("id1", "id2", "c", "ts2")
     paths = pairs.select(
         F.array("a", "b", "c").alias("usuarios"), F.array("id1", "id2").alias("transacoes"),
@@ -203,6 +223,7 @@ def ciclos(pairs: DataFrame, p: GraphSettings) -> DataFrame:
     return (
         out.withColumn("_k", F.array_sort("transacoes"))
         .withColumn("_r", F.row_number().over(w)).where(F.col("_r") == 1).drop("_k", "_r")
+        .withColumn("janela_h", window_class(F.col("ts_fim") - F.col("ts_inicio"), p.motif_janelas_h))
     )
 
 

@@ -248,9 +248,14 @@ class GraphSettings(BaseSettings):
 
     model_config = _cfg("PIXRING_GRAPH_")
 
-    # --- repasse / cadeia: a mule passes on what it received, fast and nearly whole ----------------
-    #: the outgoing transfer must leave at most this many minutes after the last money came in
-    repasse_janela_min: float = Field(120.0, gt=0)
+    # --- the time scales of the money motifs (repasse, cadeia, ciclo) ------------------------------
+    #: hop-delay windows, hours, 15 min to 14 days: a repasse / cadeia hop may take up to the largest, a
+    #: ciclo's round trip too; each instance records the smallest window its delay fits (``janela_h``), so
+    #: instant mule forwarding and layering spread over days are both found and told apart. Environment:
+    #: a JSON list, e.g. ``PIXRING_GRAPH_MOTIF_JANELAS_H='[0.25, 1, 24]'``
+    motif_janelas_h: tuple[float, ...] = (0.25, 1.0, 6.0, 24.0, 72.0, 168.0, 336.0)
+
+    # --- repasse / cadeia: a mule passes on what it received, nearly whole ----------------------------
     #: the money passed on may have come in over at most this many hours (batched fake-sale payments)
     repasse_acumulo_h: float = Field(96.0, gt=0)
     #: out / in must fall in [min, max]: a mule keeps a small cut (or nothing)
@@ -260,15 +265,12 @@ class GraphSettings(BaseSettings):
     #: received in the data (the AML "flow-through ratio"): a mule exists to move money, so nearly all of
     #: its inflow goes out again; a shop or a person whose one payment happens to match keeps most of it
     repasse_fracao_min: float = Field(0.25, ge=0, le=1)
-    #: the a->b->c chain motif (single transfer in, single out): window and amount band
-    cadeia_janela_min: float = Field(120.0, gt=0)
+    #: the a->b->c chain motif (single transfer in, single out): amount band (window: motif_janelas_h)
     cadeia_razao_min: float = Field(0.90, gt=0)
     cadeia_razao_max: float = Field(1.02, gt=0)
 
     # --- ciclo: money that comes back to where it started, hop after hop --------------------------
     ciclo_max_len: int = Field(5, ge=3, le=6)
-    #: the whole round trip within this many hours
-    ciclo_janela_h: float = Field(24.0, gt=0)
 
     # --- fan-in to a young account -----------------------------------------------------------------
     fan_in_min_remetentes: int = Field(3, ge=2)
@@ -295,6 +297,19 @@ class GraphSettings(BaseSettings):
     overlap_min: float = Field(0.5, gt=0, le=1)
     #: largest community for which networkx counts simple cycles (bounded length) and the diameter
     nx_max_membros: int = Field(400, ge=3)
+
+
+    @field_validator("motif_janelas_h")
+    @classmethod
+    def _windows(cls, v: tuple[float, ...]) -> tuple[float, ...]:
+        if not v or any(not (w > 0) for w in v):
+            raise ValueError("motif_janelas_h: a non-empty list of positive hours")
+        return tuple(sorted(set(float(w) for w in v)))
+
+    @property
+    def motif_janela_max_s(self) -> float:
+        """The largest motif window, seconds."""
+        return max(self.motif_janelas_h) * 3600.0
 
 
 class ScoringSettings(BaseSettings):

@@ -16,6 +16,9 @@ pytestmark = pytest.mark.spark
 
 T0 = datetime(2026, 10, 5, 14, 0, 0)
 P = GraphSettings()
+#: one two-hour window: the minutes-to-hours reach the motifs had before the multi-scale windows
+FAST = GraphSettings(motif_janelas_h=(2.0,))
+DAY = 24 * 60
 TX_SCHEMA = ("id_transacao string, timestamp timestamp, valor decimal(15,2), chave_pix_origem string, "
              "chave_pix_destino string, status string, id_usuario_origem string, id_usuario_destino string, "
              "idade_conta_destino_h double, idade_chave_destino_h double, dispositivo_novo boolean")
@@ -33,8 +36,11 @@ SCENARIOS = _tx([
     ("c1", "A1", "B1", 0, 1000.0), ("c2", "B1", "C1", 10, 990.0), ("c3", "C1", "A1", 20, 985.0),
     # chain within the window (b forwards after 15 min) ...
     ("w1", "A2", "B2", 0, 500.0), ("w2", "B2", "C2", 15, 495.0),
-    # ... and the same shape outside it (3 hours later): no chain, no pass-through
+    # ... and the same shape 3 hours later: a chain of the 6 h scale, outside a 2 h window
     ("o1", "A3", "B3", 0, 500.0), ("o2", "B3", "C3", 180, 495.0),
+    # layering over days: a hop after 3 days (72 h scale) and one after 15 days (past the 14-day window)
+    ("s1", "A9", "B9", 0, 700.0), ("s2", "B9", "C9", 3 * DAY, 693.0),
+    ("l1", "A10", "B10", 0, 600.0), ("l2", "B10", "C10", 15 * DAY, 594.0),
     # amount not kept: b sends on only half
     ("h1", "A4", "B4", 0, 800.0), ("h2", "B4", "C4", 10, 400.0),
     # batch: three payers, one forward of (nearly) the sum
@@ -69,8 +75,29 @@ def pairs(pairs_df):
 
 def test_chain_within_the_window_is_found_and_outside_it_is_not(pairs) -> None:
     assert ("A2", "B2", "C2") in pairs
-    assert not any(b == "B3" for _, b, _ in pairs), "a forward 3 h later is not a fast chain"
     assert not any(b == "B4" for _, b, _ in pairs), "half the amount is not 'amount kept'"
+
+
+def test_chains_at_every_time_scale_carry_their_window(pairs_df) -> None:
+    got = {r.b: r.janela_h for r in pairs_df.collect()}
+    assert got["B2"] == 0.25  # 15 min after: the 15 min scale (a window holds delays up to its length)
+    assert got["B3"] == 6.0, "a forward 3 h later is a chain of the 6 h scale"
+    assert got["B9"] == 72.0, "layering that waits 3 days is found, as a 72 h chain"
+    assert "B10" not in got, "15 days is past the largest window (14 days)"
+
+
+def test_a_single_short_window_misses_the_slow_chains(tx) -> None:
+    fast = {r.b for r in M.cadeias(tx, FAST).collect()}
+    assert "B2" in fast and "B3" not in fast and "B9" not in fast
+    assert {r.janela_h for r in M.cadeias(tx, FAST).collect()} == {2.0}
+
+
+def test_window_setting_from_the_environment(monkeypatch) -> None:
+    monkeypatch.setenv("PIXRING_GRAPH_MOTIF_JANELAS_H", "[24, 0.5, 24]")
+    assert GraphSettings().motif_janelas_h == (0.5, 24.0)
+    monkeypatch.setenv("PIXRING_GRAPH_MOTIF_JANELAS_H", "[0, 1]")
+    with pytest.raises(ValueError, match="motif_janelas_h"):
+        GraphSettings()
 
 
 def test_three_cycle_is_found_once(pairs_df) -> None:
@@ -78,6 +105,7 @@ def test_three_cycle_is_found_once(pairs_df) -> None:
     assert len(cycles) == 1
     (cyc,) = cycles
     assert cyc.comprimento == 3
+    assert cyc.janela_h == 1.0  # the round trip took 20 minutes
     assert set(cyc.usuarios) == {"A1", "B1", "C1"}
     assert sorted(cyc.transacoes) == ["c1", "c2", "c3"]
 
@@ -88,7 +116,9 @@ def test_pass_through_of_a_batch(tx) -> None:
     assert sorted(got["b4"].remetentes) == ["P1", "P2", "P3"]
     assert got["b4"].n_in == 3 and got["b4"].razao == pytest.approx(0.99)
     assert "w2" in got and "c2" in got
-    assert "o2" not in got and "h2" not in got
+    assert "h2" not in got
+    assert got["o2"].janela_h == 6.0 and got["s2"].janela_h == 72.0 and "l2" not in got
+    assert "o2" not in {r.id_transacao for r in M.repasses(tx, FAST).collect()}
 
 
 def test_fan_in_only_into_the_young_account(tx) -> None:
@@ -118,5 +148,5 @@ def test_flow_through_ratio_drops_a_busy_accounts_coincidences(tx, pairs_df, pai
     assert ratios["H8"] == pytest.approx(99 / 10100) and ratios["M5"] == pytest.approx(0.99)
     rep, kept = M.only_pass_through_accounts(rep_all, pairs_df, frac, P)
     assert "H8" not in {r.b for r in kept.collect()}  # ... but H8 keeps most of what it receives
-    assert {r.id_usuario for r in rep.collect()} == {"B1", "C1", "B2", "M5"}
+    assert {r.id_usuario for r in rep.collect()} == {"B1", "C1", "B2", "B3", "B9", "M5"}
     frac.unpersist()
