@@ -1,7 +1,9 @@
 """Bronze ingestion: datagen files (``pixring ingest --from DIR``) and the Kafka stream (``--stream``).
 
-Files: each of the seven files is fingerprinted (sha256 of its content); a fingerprint already in the
-ingest log is skipped, so re-ingesting the same file adds nothing. A new file is appended to its bronze
+Files: each of the seven files is fingerprinted (sha256 of its content, combined with the file's part of
+the mapping when ``--mapping`` is given: :func:`lakehouse.sources.batch_fingerprint`); a fingerprint
+already in the ingest log is skipped, so re-ingesting the same file adds nothing. A CSV file that is not
+valid in its declared encoding is refused (the error names the line) before anything is written. A new file is appended to its bronze
 table as text with ``_source_file``, ``_ingested_at``, ``_batch_id`` (``<table>-<sha256[:16]>``) and
 ``_record_hash``. The append is also a Delta idempotent write (``txnAppId`` = the fingerprint): if a run
 dies between the bronze commit and the ingest-log commit, the next run's append is a no-op and the log
@@ -15,12 +17,12 @@ is skipped. Records are kept raw (the value as text); parsing and validation hap
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
-import functools
+import operator
 from dataclasses import dataclass, field
 from datetime import datetime
-import operator
 from pathlib import Path
 
 from pyspark.sql import DataFrame, SparkSession
@@ -36,7 +38,8 @@ from lakehouse.schemas import (
     INGEST_LOG_TABLE,
     STREAM_TABLE,
 )
-from lakehouse.sources import SourceFile, find_sources, fingerprint, read_source
+from lakehouse.mapping import Mapping
+from lakehouse.sources import SourceFile, batch_fingerprint, find_sources, fingerprint, read_source
 from pixring import kafka
 from pixring.errors import PixringError
 from pixring.settings import Settings
@@ -98,8 +101,11 @@ def record_hash(columns: list[str]) -> F.Column:
     return F.sha2(F.concat_ws("\u001f", *parts), 256)
 
 
-def with_metadata(df: DataFrame, table: str, source: str, batch_id: str, ingested_at: datetime) -> DataFrame:
-    """Bronze rows: contract columns as text + ``_malformed_line`` + ingestion metadata, in schema order."""
+def with_metadata(
+    df: DataFrame, table: str, source: str, batch_id: str, ingested_at: datetime, keep: tuple[str, ...] = ()
+) -> DataFrame:
+    """Bronze rows: contract columns as text + ``_malformed_line`` + ingestion metadata, in schema order
+    (then the ``keep`` columns, for a dry run)."""
     cols = COLUMNS[table]
     return df.select(
         *cols,
@@ -108,6 +114,7 @@ def with_metadata(df: DataFrame, table: str, source: str, batch_id: str, ingeste
         F.lit(ingested_at).cast("timestamp").alias("_ingested_at"),
         F.lit(batch_id).alias("_batch_id"),
         record_hash([*cols, "_malformed_line"]).alias("_record_hash"),
+        *keep,
     )
 
 
@@ -150,20 +157,30 @@ def _last_commit_tagged(spark: SparkSession, path: str) -> tuple[int, dict[str, 
     return int(row["version"]), dict(row["operationMetrics"] or {}), row["userMetadata"]
 
 
-def ingest_files(spark: SparkSession, settings: Settings, source: Path) -> IngestReport:
-    """Land the datagen files found in ``source`` in bronze (append-only, idempotent per file content)."""
+def source_files(source: Path, mapping: Mapping | None) -> tuple[dict[str, tuple[SourceFile, str, int]], list[str]]:
+    """The input files by table with their batch fingerprint and size (every CSV checked against its declared
+    encoding first), and the tables without a file."""
+    found, missing = find_sources(Path(source), mapping)
+    out = {}
+    for table, sf in found.items():
+        content, size = fingerprint(sf)
+        out[table] = (sf, batch_fingerprint(sf, content), size)
+    return out, missing
+
+
+def ingest_files(spark: SparkSession, settings: Settings, source: Path, mapping: Mapping | None = None) -> IngestReport:
+    """Land the files found in ``source`` in bronze (append-only, idempotent per file content and mapping)."""
     import time
 
     t0 = time.monotonic()
-    found, missing = find_sources(Path(source))
+    found, missing = source_files(Path(source), mapping)
     ensure_bronze(spark, settings)
     done = _ingested_fingerprints(spark, settings)
     report = IngestReport(Path(source))
     entries: list[dict] = []
     now = datetime.now().replace(microsecond=0)
     todo: dict[str, tuple[SourceFile, str, int]] = {}
-    for table, sf in found.items():
-        sha, size = fingerprint(sf)
+    for table, (sf, sha, size) in found.items():
         if (table, sha) in done:
             report.files.append(FileResult(table, str(sf.path), "skipped", 0, f"{table}-{sha[:16]}"))
         else:

@@ -8,8 +8,9 @@ can be rebuilt exactly). Outputs:
 * silver entity tables (usuarios, chaves_pix, dispositivos, limites_transacoes, fraudes) are upserted
   with MERGE (new ids inserted, changed rows – a key's status, a new limit – updated, vanished rows
   deleted); the event tables (transacoes_pix, partitioned by date, and log_autenticacao) are overwritten;
-* ``bronze/quarantine`` is overwritten with the rows that fail validation now (with reasons and the raw
-  record); ``silver/reconciliation`` gets one row per bronze table and batch for this run (append-only);
+* ``bronze/quarantine`` is overwritten with the rows that fail validation now and the versions of ids
+  whose versions conflict (with reasons and the raw record); ``silver/reconciliation`` gets one row per
+  bronze table and batch for this run (append-only);
 * gold feature tables are overwritten and OPTIMIZEd with Z-ORDER on their key.
 
 Each commit carries ``userMetadata`` with the refine id and the bronze snapshot it was built from.
@@ -123,10 +124,11 @@ class RefineReport:
     def totals(self) -> dict[str, dict[str, int]]:
         out: dict[str, dict[str, int]] = {}
         for r in self.reconciliation:
-            t = out.setdefault(r["bronze_table"], {"batches": 0, "bronze": 0, "silver": 0, "quarantine": 0, "duplicates": 0})
+            t = out.setdefault(r["bronze_table"], {"batches": 0, "bronze": 0, "silver": 0, "quarantine": 0,
+                                                   "duplicates": 0, "conflicts": 0})
             t["batches"] += 1
-            for k in ("bronze", "silver", "quarantine", "duplicates"):
-                t[k] += int(r[k])
+            for k in ("bronze", "silver", "quarantine", "duplicates", "conflicts"):
+                t[k] += int(r[k] or 0)
         return out
 
     def __str__(self) -> str:
@@ -134,23 +136,24 @@ class RefineReport:
             return (f"refine: silver and gold are already built from bronze {self.bronze_as_of} "
                     f"(refine {self.refine_id}); nothing to do (run without --if-changed to rebuild)")
         lines = [f"refine {self.refine_id}: bronze {self.bronze_as_of}", "",
-                 "reconciliation (per bronze batch): bronze = silver + quarantine + duplicates"]
-        head = f"  {'bronze table':22s} {'batch':34s} {'bronze':>9s} {'silver':>9s} {'quarant.':>9s} {'dupl.':>7s}  ok"
+                 "reconciliation (per bronze batch): bronze = silver + quarantine + duplicates + conflicts"]
+        head = (f"  {'bronze table':22s} {'batch':34s} {'bronze':>9s} {'silver':>9s} {'quarant.':>9s} {'dupl.':>7s}"
+                f" {'confl.':>7s}  ok")
         lines.append(head)
         shown = self.reconciliation if len(self.reconciliation) <= 40 else [
             r for r in self.reconciliation if not r["ok"]] + self.reconciliation[:30]
         for r in shown:
             lines.append(
                 f"  {r['bronze_table']:22s} {r['batch_id'][:34]:34s} {r['bronze']:>9,d} {r['silver']:>9,d} "
-                f"{r['quarantine']:>9,d} {r['duplicates']:>7,d}  {'yes' if r['ok'] else 'NO'}"
+                f"{r['quarantine']:>9,d} {r['duplicates']:>7,d} {r['conflicts']:>7,d}  {'yes' if r['ok'] else 'NO'}"
             )
         if len(shown) < len(self.reconciliation):
             lines.append(f"  ... {len(self.reconciliation) - len(shown)} more batches (silver/reconciliation)")
         for table, t in self.totals().items():
             lines.append(
                 f"  {table:22s} {'total of ' + str(t['batches']) + ' batches':34s} {t['bronze']:>9,d} "
-                f"{t['silver']:>9,d} {t['quarantine']:>9,d} {t['duplicates']:>7,d}  "
-                f"{'yes' if t['bronze'] == t['silver'] + t['quarantine'] + t['duplicates'] else 'NO'}"
+                f"{t['silver']:>9,d} {t['quarantine']:>9,d} {t['duplicates']:>7,d} {t['conflicts']:>7,d}  "
+                f"{'yes' if t['bronze'] == t['silver'] + t['quarantine'] + t['duplicates'] + t['conflicts'] else 'NO'}"
             )
         lines.append(f"  reconciled: {'yes' if self.ok else 'NO'}")
         lines += ["", "silver"]
@@ -209,7 +212,7 @@ def snapshot(
             try:
                 frames[t] = delta.read(spark, paths[t], _bronze_schema(t), version=v) if v is not None else \
                     delta.empty(spark, _bronze_schema(t))
-            except Exception as exc:  # noqa: BLE001 - py4j/analysis errors
+            except Exception as exc:  # py4j/analysis errors
                 raise PixringError(
                     f"bronze {t} version {v} is no longer readable (removed by VACUUM, e.g. after an erasure): "
                     f"{str(exc).splitlines()[0][:200]}"
@@ -229,7 +232,7 @@ def snapshot(
                 continue
             try:
                 frames[t] = delta.read(spark, paths[t], _bronze_schema(t), timestamp=ts)
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 where = _time_travel_error(exc)
                 if where == "before":
                     frames[t] = delta.empty(spark, _bronze_schema(t))
@@ -260,11 +263,14 @@ PHASES: tuple[tuple[str, ...], ...] = (
 )
 
 
-def classify_table(snap: Snapshot, table: str, classified: dict[str, DataFrame], max_chars: int) -> DataFrame:
-    """One table prepared, validated, reference-checked against its (already classified) parents, classified."""
-    prepared = V.prepare_file(snap.frames[table], table)
+def classify_table(
+    snap: Snapshot, table: str, classified: dict[str, DataFrame], max_chars: int, keep: tuple[str, ...] = ()
+) -> DataFrame:
+    """One table prepared, validated, reference-checked against its (already classified) parents, classified
+    (``keep``: extra columns of the file frames carried along, NULL for the Kafka rows)."""
+    prepared = V.prepare_file(snap.frames[table], table, keep)
     if table == "transacoes_pix":
-        prepared = prepared.unionByName(V.prepare_stream(snap.frames[STREAM_TABLE]))
+        prepared = prepared.unionByName(V.prepare_stream(snap.frames[STREAM_TABLE]), allowMissingColumns=bool(keep))
     checked = V.validate(prepared, table, max_chars)
     for column, parent, reason in REFERENCES.get(table, []):
         parent_keys = V.valid_keys(classified[parent], V.natural_key(parent)[0])
@@ -273,7 +279,7 @@ def classify_table(snap: Snapshot, table: str, classified: dict[str, DataFrame],
 
 
 def classify_all(
-    snap: Snapshot, max_chars: int, *, materialise: bool = True, workers: int = 1
+    snap: Snapshot, max_chars: int, *, materialise: bool = True, workers: int = 1, keep: tuple[str, ...] = ()
 ) -> dict[str, DataFrame]:
     """Prepared, validated, reference-checked and classified frames of every table.
 
@@ -284,7 +290,7 @@ def classify_all(
     classified: dict[str, DataFrame] = {}
 
     def one(table: str) -> DataFrame:
-        frame = classify_table(snap, table, classified, max_chars)
+        frame = classify_table(snap, table, classified, max_chars, keep)
         return frame.localCheckpoint(eager=True) if materialise else frame
 
     for phase in PHASES:
@@ -460,8 +466,9 @@ def _reconcile(
     spark: SparkSession, settings: Settings, classified: dict[str, DataFrame], silver: dict[str, DataFrame],
     report: RefineReport, refine_id: str, refined_at: datetime, as_of: str,
 ) -> None:
-    """bronze = silver + quarantine + duplicates per bronze batch, from the classification (bronze,
-    duplicates), the silver frames as written (silver) and the quarantined rows (quarantine); appended to
+    """bronze = silver + quarantine + duplicates + conflicts per bronze batch, from the classification
+    (bronze, duplicates), the silver frames as written (silver) and the quarantined rows (quarantine,
+    conflicts); appended to
     ``silver/reconciliation`` and kept on the report."""
     bronze_counts = reduce(DataFrame.unionByName, [V.status_counts(classified[t]) for t in ORDER])
     silver_batches = reduce(DataFrame.unionByName, [silver[t].select("_batch_id") for t in ORDER])
@@ -469,7 +476,8 @@ def _reconcile(
     rows = [r.asDict() for r in reconcile(bronze_counts, silver_batches, quarantine).collect()]
     report.reconciliation = rows
     reasons = reduce(DataFrame.unionByName, [
-        classified[t].filter(F.col("_status") == V.STATUS_QUARANTINE).select(F.explode("_reasons").alias("reason"))
+        classified[t].filter(F.col("_status").isin(V.STATUS_QUARANTINE, V.STATUS_CONFLICT))
+        .select(F.explode("_reasons").alias("reason"))
         for t in ORDER])
     report.quarantine_reasons = [
         (r.reason, int(r.n)) for r in reasons.groupBy("reason").agg(F.count(F.lit(1)).alias("n"))
@@ -480,7 +488,8 @@ def _reconcile(
             [{**r, "refine_id": refine_id, "refined_at": refined_at, "bronze_as_of": as_of} for r in rows],
             RECONCILIATION,
         )
-        out.coalesce(1).write.format("delta").mode("append").save(
+        # mergeSchema: a reconciliation table from before the ``conflicts`` column gains it
+        out.coalesce(1).write.format("delta").mode("append").option("mergeSchema", "true").save(
             table_path(settings, "silver", RECONCILIATION_TABLE))
 
 

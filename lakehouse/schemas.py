@@ -34,7 +34,6 @@ from pyspark.sql.types import (
     TimestampType,
 )
 
-from datagen.schema import ID_PREFIX
 from pixring.contract import (
     COLUMN_TYPES,
     COLUMNS,
@@ -47,7 +46,7 @@ from pixring.contract import (
 )
 
 __all__ = [
-    "COLUMNS", "COLUMN_TYPES", "ENUMS", "FILES", "ID_PREFIX", "PRIMARY_KEYS",
+    "COLUMNS", "COLUMN_TYPES", "ENUMS", "FILES", "PRIMARY_KEYS",
     "MONEY", "META_COLUMNS", "STREAM_TABLE", "QUARANTINE_TABLE", "INGEST_LOG_TABLE", "RECONCILIATION_TABLE",
     "BRONZE", "BRONZE_STREAM", "INGEST_LOG", "QUARANTINE", "SILVER", "RECONCILIATION", "GOLD",
     "SILVER_KEYS", "SILVER_PARTITIONS", "SILVER_CHECKS", "GOLD_KEYS", "TOKEN_COLUMNS", "MASKED_COLUMNS",
@@ -257,7 +256,8 @@ def _silver_checks() -> dict[str, dict[str, str]]:
 #: a clear CPF, e-mail or phone can never be written to silver by mistake.
 SILVER_CHECKS: Final[dict[str, dict[str, str]]] = _silver_checks()
 
-#: Reconciliation of every refine run: per bronze table and batch, bronze = silver + quarantine + duplicates.
+#: Reconciliation of every refine run: per bronze table and batch,
+#: bronze = silver + quarantine + duplicates + conflicts.
 RECONCILIATION: Final[StructType] = StructType([
     _s("refine_id", False),
     _f("refined_at", TimestampType(), False),
@@ -269,6 +269,7 @@ RECONCILIATION: Final[StructType] = StructType([
     _f("quarantine", LongType(), False),
     _f("duplicates", LongType(), False),
     _f("ok", BooleanType(), False),
+    _f("conflicts", LongType()),  # added after the first release: NULL in older rows (read as 0)
 ])
 
 # ------------------------------------------------------------------------------------------------ gold

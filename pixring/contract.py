@@ -26,6 +26,9 @@ ID_CHARS: Final[str] = "A-Za-z0-9._:-"
 ID_RE: Final[str] = rf"^[A-Za-z0-9][{ID_CHARS}]{{0,{ID_MAX_LEN - 1}}}$"
 #: A Pix end-to-end id (``id_transacao`` of a real extract): E + ISPB(8) + yyyyMMddHHmm + 11 alphanumerics.
 E2E_ID_RE: Final[str] = r"^E[0-9]{8}[0-9]{12}[A-Za-z0-9]{11}$"
+#: Columns of the input files that hold ids (checked against :data:`ID_RE`, reason ``bad_id:<column>``).
+ID_COLUMNS: Final[frozenset[str]] = frozenset(
+    {"id_transacao", "id_usuario", "id_dispositivo", "id_log", "id_fraude"})
 
 _ID = re.compile(ID_RE)
 _E2E = re.compile(E2E_ID_RE)

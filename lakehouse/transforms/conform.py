@@ -14,7 +14,20 @@ from pyspark.sql import functions as F
 from lakehouse.schemas import COLUMN_TYPES, COLUMNS, MONEY
 from pixring.contract import is_night_hour
 
-TS_FORMATS = ("yyyy-MM-dd'T'HH:mm:ss", "yyyy-MM-dd HH:mm:ss")
+#: Accepted timestamp forms, most frequent first (the first that parses wins). Without an offset the time is
+#: local (``America/Sao_Paulo``, the session time zone); a date alone is 00:00 local; with an offset
+#: (``-03:00``, ``Z``) it is that instant. Seconds may carry up to 6 decimals.
+TS_FORMATS = (
+    "yyyy-MM-dd'T'HH:mm:ss",
+    "yyyy-MM-dd HH:mm:ss",
+    "yyyy-MM-dd",
+    "yyyy-MM-dd'T'HH:mm:ss[.SSSSSS]XXX",
+    "yyyy-MM-dd HH:mm:ss[.SSSSSS]XXX",
+    "yyyy-MM-dd'T'HH:mm:ss.SSSSSS",
+    "yyyy-MM-dd HH:mm:ss.SSSSSS",
+    "yyyy-MM-dd'T'HH:mm",
+    "yyyy-MM-dd HH:mm",
+)
 MONEY_RE = r"^-?[0-9]{1,13}(\.[0-9]{1,2})?$"
 CPF_RE = r"^[0-9]{11}$"
 CNPJ_RE = r"^[0-9]{14}$"
@@ -44,8 +57,10 @@ def digits(v: Column) -> Column:
 
 
 def document(v: Column) -> Column:
-    """CPF/CNPJ digits only (``123.456.789-09`` -> ``12345678909``); NULL stays NULL."""
-    return digits(v)
+    """CPF/CNPJ digits only (``123.456.789-09`` or ``12.345.678/0001-95`` -> digits), so the same person
+    gets the same token with or without punctuation; text with other characters is kept as it is (and
+    rejected by validation); NULL stays NULL."""
+    return F.when(v.rlike(DOCUMENT_CHARS_RE), digits(v)).otherwise(v)
 
 
 def email(v: Column) -> Column:
@@ -129,7 +144,8 @@ def key_type(canonical: Column) -> Column:
 
 
 def parse_ts(v: Column) -> Column:
-    """ISO local timestamp (``yyyy-MM-ddTHH:mm:ss`` or with a space) in the session time zone; NULL if bad."""
+    """An ISO date, date-time or date-time with offset (:data:`TS_FORMATS`), naive forms in the session time
+    zone; NULL if none parses (or the date is impossible, ``2026-13-45``)."""
     return F.coalesce(*[F.try_to_timestamp(v, F.lit(fmt)) for fmt in TS_FORMATS])
 
 

@@ -1,30 +1,11 @@
 """Validation: every bronze row is checked and classified as ``silver``, ``quarantine`` or ``duplicate``.
 
 Nothing is dropped: a row either passes every rule and is the chosen version of its natural id
-(``silver``), passes every rule but another version of the same id was chosen (``duplicate``), or fails
-at least one rule (``quarantine``, with the list of reasons). Reason codes are ``<rule>:<column>``:
-
-============================  ==================================================================
-``malformed_row``             CSV line with the wrong number of fields (raw line kept)
-``bad_json``                  Kafka value is not a JSON object
-``unsupported_schema_version``  Kafka JSON without ``"schema_version": 1``
-``unexpected_fields``         Kafka JSON with fields the contract does not have
-``missing:<col>``             required field NULL or blank
-``too_long:<col>``            field longer than ``max_field_chars``
-``bad_id:<col>``              id without its prefix + digits (``TX0000000001``)
-``bad_timestamp:<col>``       not ``yyyy-MM-ddTHH:mm:ss``
-``bad_number:<col>``          money that is not a plain decimal with at most two decimals
-``not_positive:<col>``        money <= 0
-``bad_enum:<col>``            value outside the contract's enum
-``bad_document:<col>``        CPF/CNPJ with wrong length or check digits
-``bad_key_format:<col>``      Pix key not well-formed (as its declared type, for ``chaves_pix``)
-``key_not_holder_document``   CPF/CNPJ key different from the holder's document
-``bad_email:<col>``           e-mail not well-formed
-``bad_phone:<col>``           phone not convertible to Brazilian E.164
-``unknown_key:<col>``         transaction key not registered in (valid) ``chaves_pix``
-``unknown_user:<col>``        user id not in (valid) ``usuarios``
-``unknown_transaction:<col>`` fraud claim on a transaction not in (valid) ``transacoes_pix``
-============================  ==================================================================
+(``silver``), passes every rule but another version of the same id was chosen (``duplicate``), passes
+every rule but another version of the same id has *different content* and nothing says which one is
+right (``conflict``: every such version is quarantined with ``conflict:<id column>``), or fails at least
+one rule (``quarantine``, with the list of reasons). Reason codes are ``<rule>:<column>``, listed with
+their meaning in :data:`REASONS` (and in ``docs/contract.md``, generated from this module).
 """
 
 from __future__ import annotations
@@ -36,18 +17,56 @@ from lakehouse.schemas import (
     COLUMN_TYPES,
     COLUMNS,
     ENUMS,
-    ID_PREFIX,
     META_COLUMNS,
     PRIMARY_KEYS,
     STREAM_SCHEMA_VERSION,
 )
 from lakehouse.transforms import conform as C
+from pixring.contract import ID_COLUMNS, ID_RE
 
 #: Shape every bronze source is brought to before validation (besides the contract columns).
 PREPARED_EXTRA: tuple[str, ...] = (
     "_malformed_line", *META_COLUMNS, "_bronze_table", "_canal", "_seq", "_raw_value", "_reasons",
 )
 STATUS_SILVER, STATUS_QUARANTINE, STATUS_DUPLICATE = "silver", "quarantine", "duplicate"
+STATUS_CONFLICT = "conflict"
+
+#: Every reason code (``<rule>`` or ``<rule>:<column>``) and what it means.
+REASONS: dict[str, str] = {
+    "malformed_row": "CSV line with the wrong number of fields (the raw line is kept)",
+    "bad_json": "Kafka value that is not a JSON object",
+    "unsupported_schema_version": f"Kafka JSON without `\"schema_version\": {STREAM_SCHEMA_VERSION}`",
+    "unexpected_fields": "Kafka JSON with fields the contract does not have",
+    "missing": "required field NULL or blank (every contract field is required)",
+    "too_long": "longer than `PIXRING_LAKEHOUSE_MAX_FIELD_CHARS` (512)",
+    "bad_id": "id outside the id rule: 1-64 characters of `A-Za-z0-9._:-`, the first a letter or a digit",
+    "bad_timestamp": "not one of the accepted timestamp forms, or an impossible date (`2026-13-45`)",
+    "bad_number": "money that is not a plain decimal with at most two decimals",
+    "not_positive": "money <= 0",
+    "bad_enum": "value outside the contract's enum; `bad_enum:<col>=<value>` names the value when it is a "
+                "code (a letter, then up to 31 of `A-Za-z0-9_.-`, no run of 5 digits), so a document or an "
+                "e-mail in the wrong column never reaches a reason",
+    "bad_document": "CPF/CNPJ with the wrong length or check digits (punctuation is allowed and dropped)",
+    "bad_key_format": "Pix key not a valid CPF, CNPJ, e-mail, +55 phone or UUID (in `chaves_pix`: not valid "
+                      "as its declared `tipo_chave`)",
+    "key_not_holder_document": "a CPF/CNPJ key that is not its holder's own document",
+    "bad_email": "not an e-mail address",
+    "bad_phone": "not convertible to a Brazilian E.164 number",
+    "unknown_key": "transaction key not among the valid `chaves_pix` keys",
+    "unknown_user": "user id not among the valid `usuarios`",
+    "unknown_transaction": "fraud claim on a transaction not among the valid `transacoes_pix`",
+    "conflict": "valid versions of one id with different content that nothing orders (every such version "
+                "is quarantined, the id has no silver row)",
+}
+
+#: Events: a row never changes once it happened, so *any* two valid versions of one id with different
+#: content are a conflict. The other tables are entities whose later deliveries update them (a key
+#: deactivated, a limit raised): only versions that nothing orders (same business version, same
+#: ingestion, same Kafka offset) and that differ are a conflict.
+IMMUTABLE: frozenset[str] = frozenset({"transacoes_pix", "log_autenticacao"})
+#: An unknown enum value is named in its reason only when it looks like a code (a short word without a
+#: run of digits), so that a document, phone or e-mail in the wrong column never reaches a reason.
+SAFE_ENUM_VALUE_RE = r"^[A-Za-z][A-Za-z0-9_.\-]{0,31}$"
 
 #: Business version column: the row with the latest value wins among valid duplicates (then the latest
 #: ingestion, then the latest Kafka offset).
@@ -61,9 +80,10 @@ def _no_reasons() -> Column:
     return F.array().cast("array<string>")
 
 
-def prepare_file(df: DataFrame, table: str) -> DataFrame:
-    """A bronze file table in the prepared shape."""
+def prepare_file(df: DataFrame, table: str, keep: tuple[str, ...] = ()) -> DataFrame:
+    """A bronze file table in the prepared shape (plus the ``keep`` columns, carried along untouched)."""
     return df.select(
+        *keep,
         *COLUMNS[table],
         "_malformed_line",
         *META_COLUMNS,
@@ -106,34 +126,71 @@ def prepare_stream(df: DataFrame, table: str = "transacoes_pix_stream") -> DataF
     )
 
 
+def column_checks(table: str, column: str) -> list[str]:
+    """The rules one contract column is checked against, in the order they are tried (the first that fails
+    is the column's reason, ``<rule>:<column>``). ``docs/contract.md`` is generated from this list."""
+    kind = COLUMN_TYPES[table][column]
+    checks = ["missing", "too_long"]
+    if column in ID_COLUMNS:
+        checks.append("bad_id")
+    if kind == "ts":
+        checks.append("bad_timestamp")
+    elif kind == "money":
+        checks += ["bad_number", "not_positive"]
+    if (table, column) in ENUMS:
+        checks.append("bad_enum")
+    if (table, column) in _DOCUMENT_COLUMNS:
+        checks.append("bad_document")
+    if (table, column) in _ANY_KEY_COLUMNS or (table, column) == ("chaves_pix", "chave_pix"):
+        checks.append("bad_key_format")
+    if (table, column) == ("usuarios", "email"):
+        checks.append("bad_email")
+    if (table, column) == ("usuarios", "telefone"):
+        checks.append("bad_phone")
+    return checks
+
+
+def _enum_reason(table: str, column: str) -> Column:
+    c = F.col(f"_c_{column}")
+    safe = c.rlike(SAFE_ENUM_VALUE_RE) & ~c.rlike("[0-9]{5}")
+    return F.when(safe, F.concat(F.lit(f"bad_enum:{column}="), c)).otherwise(F.lit(f"bad_enum:{column}"))
+
+
+def _fails(table: str, column: str, check: str, max_chars: int) -> Column:
+    """The condition under which ``column`` fails ``check`` (on a :func:`stage`d frame)."""
+    raw, c, v = F.col(column), F.col(f"_c_{column}"), F.col(f"_v_{column}")
+    if check == "missing":
+        return c.isNull()
+    if check == "too_long":
+        return F.length(raw) > max_chars
+    if check == "bad_id":
+        return ~c.rlike(ID_RE)
+    if check in ("bad_timestamp", "bad_number"):
+        return v.isNull()
+    if check == "not_positive":
+        return v <= 0
+    if check == "bad_enum":
+        return ~c.isin(*ENUMS[(table, column)])
+    if check == "bad_document":
+        return ~F.col(f"_ok_{column}")
+    if check == "bad_key_format" and table == "chaves_pix":  # valid as the declared type
+        return ~F.coalesce(F.col(f"_kt_{column}") == F.col("_c_tipo_chave"), F.lit(False))
+    if check == "bad_key_format":
+        return F.col(f"_kt_{column}").isNull()
+    if check == "bad_email":
+        return ~v.rlike(C.EMAIL_RE)
+    if check == "bad_phone":
+        return ~v.rlike(C.PHONE_RE)
+    raise ValueError(f"unknown check {check}")  # pragma: no cover
+
+
 def _column_rule(table: str, column: str, max_chars: int) -> Column:
     """The first failing rule of one column, as a reason code, or NULL (on a :func:`stage`d frame)."""
-    raw, c, v = F.col(column), F.col(f"_c_{column}"), F.col(f"_v_{column}")
-    kind = COLUMN_TYPES[table][column]
-    rule = F.when(c.isNull(), F.lit(f"missing:{column}")).when(
-        F.length(raw) > max_chars, F.lit(f"too_long:{column}")
-    )
-    if column in ID_PREFIX:
-        rule = rule.when(~c.rlike(rf"^{ID_PREFIX[column]}[0-9]+$"), F.lit(f"bad_id:{column}"))
-    if kind == "ts":
-        rule = rule.when(v.isNull(), F.lit(f"bad_timestamp:{column}"))
-    elif kind == "money":
-        rule = rule.when(v.isNull(), F.lit(f"bad_number:{column}")).when(v <= 0, F.lit(f"not_positive:{column}"))
-    if (table, column) in ENUMS:
-        rule = rule.when(~c.isin(*ENUMS[(table, column)]), F.lit(f"bad_enum:{column}"))
-    if (table, column) in _DOCUMENT_COLUMNS:
-        rule = rule.when(~F.col(f"_ok_{column}"), F.lit(f"bad_document:{column}"))
-    if (table, column) in _ANY_KEY_COLUMNS:
-        rule = rule.when(F.col(f"_kt_{column}").isNull(), F.lit(f"bad_key_format:{column}"))
-    if (table, column) == ("chaves_pix", "chave_pix"):
-        declared = F.col("_c_tipo_chave")
-        rule = rule.when(
-            ~F.coalesce(F.col(f"_kt_{column}") == declared, F.lit(False)), F.lit(f"bad_key_format:{column}")
-        )
-    if (table, column) == ("usuarios", "email"):
-        rule = rule.when(~v.rlike(C.EMAIL_RE), F.lit(f"bad_email:{column}"))
-    if (table, column) == ("usuarios", "telefone"):
-        rule = rule.when(~v.rlike(C.PHONE_RE), F.lit(f"bad_phone:{column}"))
+    rule = None
+    for check in column_checks(table, column):
+        cond = _fails(table, column, check, max_chars)
+        reason = _enum_reason(table, column) if check == "bad_enum" else F.lit(f"{check}:{column}")
+        rule = F.when(cond, reason) if rule is None else rule.when(cond, reason)
     return rule
 
 
@@ -191,21 +248,47 @@ def check_reference(df: DataFrame, column: str, parent: DataFrame, reason: str) 
     return out.drop(tag)
 
 
+def conflict_reason(table: str) -> str:
+    """``conflict:<id column>`` (``+``-joined for a composite key)."""
+    return f"conflict:{'+'.join(PRIMARY_KEYS[table])}"
+
+
 def classify(df: DataFrame, table: str) -> DataFrame:
-    """``_status`` for every row: quarantine (any reason), else silver for the winning version of its
-    natural id, else duplicate."""
+    """``_status`` for every row: quarantine (any reason); else conflict; else silver for the winning
+    version of its natural id; else duplicate.
+
+    Versions of one id are ordered by the business version (limits), then the latest ingestion, then the
+    latest Kafka offset. Their *content* is compared on the conformed values (``_v_*``, so ``10.5`` and
+    ``10.50`` or a CPF with and without punctuation are the same content). A conflict is: for an event
+    table (:data:`IMMUTABLE`) any valid versions that differ – all of them are quarantined; for an entity
+    table the versions tied at the top of that order that differ – those are quarantined, the older ones
+    stay duplicates, and the id has no silver row until a newer delivery settles it. Conflict rows get the
+    single reason :func:`conflict_reason`.
+    """
     valid = F.size(F.col("_reasons")) == 0
     order: list[Column] = []
     if table in VERSION_COLUMN:
         order.append(F.col(f"_v_{VERSION_COLUMN[table]}").desc_nulls_last())
-    order += [F.col("_ingested_at").desc(), F.col("_seq").desc_nulls_last(), F.col("_record_hash").desc()]
-    w = Window.partitionBy(valid, *natural_key(table)).orderBy(*order)
+    order += [F.col("_ingested_at").desc(), F.col("_seq").desc_nulls_last()]
+    by_key = Window.partitionBy(valid, *natural_key(table))
+    content = F.xxhash64(*[F.col(f"_v_{c}") for c in COLUMNS[table]])
+    out = df.withColumn("_content", content)
+    if table in IMMUTABLE:
+        out = out.withColumn("_top", F.lit(True))
+    else:
+        out = out.withColumn("_top", F.rank().over(by_key.orderBy(*order)) == 1)
+    top_content = F.when(F.col("_top"), F.col("_content"))
+    conflict = F.col("_top") & (F.min(top_content).over(by_key) != F.max(top_content).over(by_key))
+    first = F.row_number().over(by_key.orderBy(*order, F.col("_record_hash").desc())) == 1
     status = (
         F.when(~valid, F.lit(STATUS_QUARANTINE))
-        .when(F.row_number().over(w) == 1, F.lit(STATUS_SILVER))
+        .when(conflict, F.lit(STATUS_CONFLICT))
+        .when(first, F.lit(STATUS_SILVER))
         .otherwise(F.lit(STATUS_DUPLICATE))
     )
-    return df.withColumn("_status", status)
+    out = out.withColumn("_status", status).drop("_top", "_content")
+    return out.withColumn("_reasons", F.when(F.col("_status") == STATUS_CONFLICT,
+                                             F.array(F.lit(conflict_reason(table)))).otherwise(F.col("_reasons")))
 
 
 def quarantine_rows(classified: DataFrame, table: str) -> DataFrame:
@@ -216,7 +299,7 @@ def quarantine_rows(classified: DataFrame, table: str) -> DataFrame:
     source = F.when(
         F.col("_seq").isNotNull(), F.concat(F.col("_source_file"), F.lit("@"), F.col("_seq").cast("string"))
     ).otherwise(F.col("_source_file"))
-    return classified.filter(F.col("_status") == STATUS_QUARANTINE).select(
+    return classified.filter(F.col("_status").isin(STATUS_QUARANTINE, STATUS_CONFLICT)).select(
         F.col("_bronze_table").alias("bronze_table"),
         F.col("_batch_id").alias("batch_id"),
         source.alias("source"),
@@ -234,4 +317,9 @@ def status_counts(classified: DataFrame) -> DataFrame:
         F.count(F.lit(1)).alias("bronze"),
         F.sum(F.when(F.col("_status") == STATUS_DUPLICATE, 1).otherwise(0)).alias("duplicates"),
     )
+
+
+def is_conflict(reasons: Column) -> Column:
+    """Whether a quarantine row's ``reasons`` make it a conflict (a row is a conflict or invalid, never both)."""
+    return F.exists(reasons, lambda r: r.startswith("conflict:"))
 

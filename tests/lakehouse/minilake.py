@@ -95,8 +95,9 @@ BROKEN_TX = [
      "bad_timestamp:timestamp"),
     (["TX0000000104", "2026-09-12T10:00:00", "10.00", EVP2, UNKNOWN_EVP, "transferencia_p2p", "concluida"],
      "unknown_key:chave_pix_destino"),
-    (["TX0000000105", "2026-09-12T10:00:00", "10.00", EVP2, EVP3, "boleto", "concluida"], "bad_enum:tipo_transacao"),
-    (["X105", "2026-09-12T10:00:00", "10.00", EVP2, EVP3, "transferencia_p2p", "concluida"], "bad_id:id_transacao"),
+    (["TX0000000105", "2026-09-12T10:00:00", "10.00", EVP2, EVP3, "boleto", "concluida"],
+     "bad_enum:tipo_transacao=boleto"),
+    (["X'105", "2026-09-12T10:00:00", "10.00", EVP2, EVP3, "transferencia_p2p", "concluida"], "bad_id:id_transacao"),
     (["TX0000000106", "2026-09-12T10:00:00", "10.00", EVP2, "not a key", "transferencia_p2p", "concluida"],
      "bad_key_format:chave_pix_destino"),
     (["TX0000000107", "2026-09-12T10:00:00", "10.00"], "malformed_row"),  # too few fields

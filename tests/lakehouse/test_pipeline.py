@@ -167,7 +167,7 @@ def test_reconciliation_holds_for_every_batch_and_is_recorded(spark, lake) -> No
     assert "reconciled: yes" in text
     rows = {(r["bronze_table"], r["batch_id"]): r for r in report.reconciliation}
     assert all(r["ok"] for r in rows.values())
-    assert all(r["bronze"] == r["silver"] + r["quarantine"] + r["duplicates"] for r in rows.values())
+    assert all(r["bronze"] == r["silver"] + r["quarantine"] + r["duplicates"] + r["conflicts"] for r in rows.values())
 
     tx_file = [r for (t, _), r in rows.items() if t == "transacoes_pix"]
     assert len(tx_file) == 1

@@ -153,13 +153,115 @@ def test_classify_keeps_the_newest_valid_version_and_counts_every_row(spark) -> 
 def test_reconcile_flags_a_batch_that_does_not_add_up(spark) -> None:
     from lakehouse.transforms.reconcile import reconcile
 
-    bronze = spark.createDataFrame([("t", "b1", 10, 1), ("t", "b2", 5, 0)],
+    bronze = spark.createDataFrame([("t", "b1", 10, 1), ("t", "b2", 5, 0), ("t", "b3", 4, 0)],
                                    "_bronze_table string, _batch_id string, bronze long, duplicates long")
-    silver = spark.createDataFrame([("b1",)] * 7 + [("b2",)] * 4, "_batch_id string")
-    quarantine = spark.createDataFrame([("t", "b1")] * 2, "bronze_table string, batch_id string")
-    got = {r.batch_id: (r.bronze, r.silver, r.quarantine, r.duplicates, r.ok)
+    silver = spark.createDataFrame([("b1",)] * 7 + [("b2",)] * 4 + [("b3",)] * 2, "_batch_id string")
+    quarantine = spark.createDataFrame(
+        [("t", "b1", ["bad_id:x"])] * 2 + [("t", "b3", ["conflict:x"])] * 2,
+        "bronze_table string, batch_id string, reasons array<string>")
+    got = {r.batch_id: (r.bronze, r.silver, r.quarantine, r.duplicates, r.conflicts, r.ok)
            for r in reconcile(bronze, silver, quarantine).collect()}
-    assert got == {"b1": (10, 7, 2, 1, True), "b2": (5, 4, 0, 0, False)}
+    assert got == {"b1": (10, 7, 2, 1, 0, True), "b2": (5, 4, 0, 0, 0, False), "b3": (4, 2, 0, 0, 2, True)}
+
+
+def _classified(spark, table: str, rows: list[dict]):
+    """``rows`` (contract fields + ``_ingested_at``/``_record_hash``/``_seq``) validated and classified."""
+    from pyspark.sql import functions as F
+
+    from lakehouse.transforms import validate as V
+    from pixring.contract import COLUMNS
+
+    cols = COLUMNS[table]
+    data = [tuple(r.get(c) for c in cols) + (r.get("_ingested_at", datetime(2026, 9, 1)), r["_record_hash"])
+            for r in rows]
+    df = spark.createDataFrame(data, ", ".join(f"{c} string" for c in cols) + ", _ingested_at timestamp, "
+                                                                                "_record_hash string")
+    df = df.select(*cols, F.lit(None).cast("string").alias("_malformed_line"), F.lit("f").alias("_source_file"),
+                   "_ingested_at", F.lit("b").alias("_batch_id"), "_record_hash")
+    return {r._record_hash: r for r in V.classify(V.validate(V.prepare_file(df, table), table, 512), table).collect()}
+
+
+def test_same_id_with_other_content_is_a_conflict_not_an_overwrite(spark) -> None:
+    tx = dict(timestamp="2026-09-10T09:10:00", valor="10.50", chave_pix_origem=ml.EVP2, chave_pix_destino=ml.EVP3,
+              tipo_transacao="transferencia_p2p", status="concluida")
+    out = _classified(spark, "transacoes_pix", [
+        dict(tx, id_transacao="T1", _record_hash="a1"),
+        dict(tx, id_transacao="T1", valor="99.00", _record_hash="a2", _ingested_at=datetime(2026, 9, 2)),  # replayed
+        dict(tx, id_transacao="T2", _record_hash="b1"),
+        dict(tx, id_transacao="T2", valor="10.5", timestamp="2026-09-10 09:10:00", _record_hash="b2"),  # same content
+        dict(tx, id_transacao="T3", valor="-1", _record_hash="c1"),
+        dict(tx, id_transacao="T3", _record_hash="c2"),  # the other version is invalid: no conflict
+    ])
+    assert out["a1"]._status == out["a2"]._status == "conflict"
+    assert out["a1"]._reasons == out["a2"]._reasons == ["conflict:id_transacao"]
+    assert sorted([out["b1"]._status, out["b2"]._status]) == ["duplicate", "silver"]
+    assert (out["c1"]._status, out["c2"]._status) == ("quarantine", "silver")
+
+    user = dict(cpf_cnpj=ml.cpf("123456789"), nome="Ana", email="a@b.com", telefone="+5511987650001",
+                data_cadastro="2024-01-10", status="ativo")
+    out = _classified(spark, "usuarios", [
+        dict(user, id_usuario="0001-1", _record_hash="u1"),
+        dict(user, id_usuario="0001-1", status="bloqueado", _record_hash="u2", _ingested_at=datetime(2026, 9, 2)),
+        dict(user, id_usuario="0002-2", _record_hash="v1"),
+        dict(user, id_usuario="0002-2", nome="Bia", _record_hash="v2"),  # same delivery, other content
+        dict(user, id_usuario="0002-2", nome="Old", _record_hash="v0", _ingested_at=datetime(2026, 8, 1)),
+    ])
+    assert (out["u1"]._status, out["u2"]._status) == ("duplicate", "silver")  # a later delivery updates
+    assert out["v1"]._status == out["v2"]._status == "conflict" and out["v0"]._status == "duplicate"
+    assert out["v1"]._reasons == ["conflict:id_usuario"]
+
+
+def test_id_rule_and_unknown_enum_values_in_reasons(spark) -> None:
+    tx = dict(timestamp="2026-09-10T09:10:00", valor="10.00", chave_pix_origem=ml.EVP2, chave_pix_destino=ml.EVP3,
+              tipo_transacao="transferencia_p2p", status="concluida")
+    e2e = "E18236120202609100910abcDEF12345"
+    out = _classified(spark, "transacoes_pix", [
+        dict(tx, id_transacao=e2e, _record_hash="ok1"),
+        dict(tx, id_transacao="TX0000000001", _record_hash="ok2"),
+        dict(tx, id_transacao="a:b.c-d_9", _record_hash="ok3"),
+        dict(tx, id_transacao="TX'1", _record_hash="q1"),
+        dict(tx, id_transacao="TX1\\", _record_hash="q2"),
+        dict(tx, id_transacao="a b", _record_hash="q3"),
+        dict(tx, id_transacao="x" * 65, _record_hash="q4"),
+        dict(tx, id_transacao="-x", _record_hash="q5"),
+        dict(tx, id_transacao="T10", tipo_transacao="PIX_SAQUE", _record_hash="e1"),
+        dict(tx, id_transacao="T11", tipo_transacao="84717042182", _record_hash="e2"),
+        dict(tx, id_transacao="T12", status="ana@example.com", _record_hash="e3"),
+        dict(tx, id_transacao="T13", status="Cod12345", _record_hash="e4"),
+    ])
+    assert {k for k, r in out.items() if r._status == "silver"} == {"ok1", "ok2", "ok3"}
+    for k in ("q1", "q2", "q3", "q4", "q5"):
+        assert out[k]._reasons == ["bad_id:id_transacao"], k
+    assert out["e1"]._reasons == ["bad_enum:tipo_transacao=PIX_SAQUE"]
+    assert out["e2"]._reasons == ["bad_enum:tipo_transacao"]  # a document is never echoed
+    assert out["e3"]._reasons == ["bad_enum:status"] and out["e4"]._reasons == ["bad_enum:status"]
+
+
+def test_timestamps_with_or_without_a_time_or_an_offset_and_punctuated_documents(spark) -> None:
+    from pyspark.sql import functions as F
+
+    from lakehouse.transforms import conform as C
+
+    cases = {
+        "2026-05-31T10:00:00": "2026-05-31 10:00:00.000",
+        "2026-05-31 10:00:00": "2026-05-31 10:00:00.000",
+        "2026-05-31": "2026-05-31 00:00:00.000",  # a date alone is 00:00 local
+        "2026-05-31T10:00:00-03:00": "2026-05-31 10:00:00.000",
+        "2026-05-31T13:00:00Z": "2026-05-31 10:00:00.000",
+        "2026-05-31T12:00:00.250+02:00": "2026-05-31 07:00:00.250",
+        "2026-05-31 10:00:00.5": "2026-05-31 10:00:00.500",
+        "2026-05-31T10:00": "2026-05-31 10:00:00.000",
+        "2026-05-31 10:00": "2026-05-31 10:00:00.000",
+        "2026-13-45": None, "31/05/2026": None, "2026-02-30 10:00:00": None, "2026-05-31T10:00:00 -03:00": None,
+    }
+    df = spark.createDataFrame([(k,) for k in cases], "v string")
+    got = {r.v: r.ts for r in df.select(
+        "v", F.date_format(C.parse_ts(C.clean(F.col("v"))), "yyyy-MM-dd HH:mm:ss.SSS").alias("ts")).collect()}
+    assert got == cases
+    docs = {"847.170.421-82": "84717042182", "84717042182": "84717042182",
+            "12.345.678/0001-95": "12345678000195", "847.170.421-8X": "847.170.421-8X"}
+    df = spark.createDataFrame([(k,) for k in docs], "v string")
+    assert {r.v: r.d for r in df.select("v", C.document(F.col("v")).alias("d")).collect()} == docs
 
 
 # -------------------------------------------------------------------------------- enrich, features
