@@ -90,9 +90,17 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
         return 0
     if not args.source:
         raise PixringError("give --from DIR (datagen output) or --stream")
+    from lakehouse.mapping import load_mapping
+
+    mapping = load_mapping(Path(args.mapping)) if args.mapping else None
+    if args.check:
+        from lakehouse.check import check_files
+
+        print(check_files(_spark(), get_settings(), Path(args.source), mapping))
+        return 0
     from lakehouse.ingest import ingest_files
 
-    print(ingest_files(_spark(), get_settings(), Path(args.source)))
+    print(ingest_files(_spark(), get_settings(), Path(args.source), mapping))
     return 0
 
 
@@ -180,7 +188,7 @@ def _cmd_token(args: argparse.Namespace) -> int:
     return 0
 
 
-BENCHES: tuple[str, ...] = ("datagen", "lakehouse", "graph", "gnn", "stream", "api")
+BENCHES: tuple[str, ...] = ("datagen", "lakehouse", "check", "graph", "gnn", "stream", "api")
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
@@ -226,6 +234,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--from", dest="source", help="a datagen output folder (CSV or Parquet)")
     p.add_argument("--stream", action="store_true", help="stream pix.transacoes from Kafka into bronze")
     p.add_argument("--available-now", action="store_true", help="with --stream: process what is there, then stop")
+    p.add_argument("--mapping", metavar="FILE",
+                   help="a source's mapping file (YAML/TOML): renames, enum value maps, constants, CSV dialect and "
+                        "encoding (docs/contract.md)")
+    p.add_argument("--check", action="store_true",
+                   help="dry run: per file what would land and what would be quarantined (top reasons, sample "
+                        "lines); writes nothing")
     p.set_defaults(handler=_cmd_ingest)
 
     p = sub.add_parser("produce", help="replay transacoes_pix into Kafka in timestamp order at a rate")
