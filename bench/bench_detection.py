@@ -80,7 +80,8 @@ def frames_of(home: Path, fresh: bool):
 
 
 def one(frames, raw: Path, seed: int, epochs: int | None) -> dict:
-    from gnn.protocol import read_truth, run_protocol
+    from gnn.protocol import run_protocol
+    from graph.evaluate import read_ring_truth as read_truth
     from gnn.train import TrainConfig, compute_scores
     from pixring.settings import Settings
 

@@ -37,10 +37,38 @@ def _cmd_embed(args: argparse.Namespace) -> int:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from gnn.evaluate import evaluate_truth
     from pixring.settings import get_settings
 
+    if args.protocol:
+        return _cmd_protocol(args)
+    from gnn.evaluate import evaluate_truth
+
     print(evaluate_truth(get_settings(), args.truth, model_name=args.model_name, version=args.version))
+    return 0
+
+
+def _cmd_protocol(args: argparse.Namespace) -> int:
+    """Leave-one-typology-out on the current gold tables (:mod:`gnn.protocol`)."""
+    import json
+    from dataclasses import replace
+
+    from gnn.data import read_frames
+    from gnn.protocol import run_protocol
+    from graph.evaluate import read_ring_truth as read_truth
+    from gnn.train import TrainConfig
+    from pixring.settings import get_settings
+
+    settings = get_settings()
+    truth = read_truth(args.truth, folds=args.folds)
+    cfg = TrainConfig() if args.epochs is None else replace(TrainConfig(), epochs=args.epochs)
+    if args.seed is not None:
+        cfg = replace(cfg, seed=args.seed)
+    report = run_protocol(read_frames(_spark(), settings), truth, cfg, settings)
+    print(report)
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as fh:
+            json.dump({"summary": report.summary(), "table": report.table(),
+                       "rows": [r.__dict__ for r in report.rows]}, fh, indent=1)
     return 0
 
 
@@ -80,7 +108,15 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     g.set_defaults(handler=_cmd_embed)
 
     g = gsub.add_parser("evaluate", help="a model version's scores against datagen's ground truth (_truth/)")
-    g.add_argument("--truth", required=True, help="the _truth folder (or the datagen output folder)")
+    g.add_argument("--truth", required=True,
+                   help="the _truth folder (or the datagen output folder); with --protocol also a CSV "
+                        "ring_id,id_usuario[,typology] of a bank's confirmed rings")
     g.add_argument("--version", default=None, help="model version (default: the champion)")
     g.add_argument("--model-name", default=None)
+    g.add_argument("--protocol", action="store_true",
+                   help="leave-one-typology-out: retrain GBM and GNN per held-out typology, every scorer side by side")
+    g.add_argument("--folds", type=int, default=5, help="with --protocol and no typology column: ring groups")
+    g.add_argument("--epochs", type=int, default=None, help="with --protocol: GNN epochs (TrainConfig's default)")
+    g.add_argument("--seed", type=int, default=None, help="with --protocol: seed (TrainConfig's default)")
+    g.add_argument("--json", default=None, help="with --protocol: write the figures to this file")
     g.set_defaults(handler=_cmd_evaluate)

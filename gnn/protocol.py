@@ -17,7 +17,7 @@ boosted trees on the users' graph + behaviour features, the Graph-Feature-Prepro
 ``gnn`` (the training procedure of :class:`gnn.train.TrainConfig`), ``graph`` (the motif ring candidates'
 per-user verdict). The GBM and the GNN are retrained for every held-out typology; nothing else is.
 
-The truth is a bank's confirmed rings (:func:`read_truth`): a CSV ``ring_id,id_usuario[,typology]`` or the
+The truth is a bank's confirmed rings (:func:`graph.evaluate.read_ring_truth`): a CSV ``ring_id,id_usuario[,typology]`` or the
 datagen ``_truth/`` folder. Without a typology column the rings are dealt into ``folds`` groups
 (leave-one-group-out), so the same protocol scores a bank's own list. The headline figure is the worst
 typology's AP. Pure (frames in, report out): :mod:`gnn.cli` reads the tables, ``bench/bench_detection.py``
@@ -26,11 +26,9 @@ runs it over seeds and difficulties.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -45,65 +43,6 @@ log = logging.getLogger(__name__)
 
 SCORERS: tuple[str, ...] = ("in_degree", "rules", "gbm", "gnn", "graph")
 LEARNED: frozenset[str] = frozenset({"gbm", "gnn"})
-#: datagen truth roles that are ring members to find (victims are ordinary customers)
-MULE_ROLES = ("mula", "coletor")
-TRUTH_COLUMNS = ("ring_id", "id_usuario", "typology")
-
-
-# --------------------------------------------------------------------------------------------- the truth
-
-
-def read_truth(path: Path | str, folds: int = 5) -> pd.DataFrame:
-    """A truth as ``ring_id, id_usuario, typology`` (one row per ring member, deduplicated).
-
-    Accepted: a CSV file with ``ring_id,id_usuario[,typology]``; a folder holding such a ``rings.csv``; a
-    datagen output or ``_truth`` folder (``ring_membros.csv``: members whose ``papel`` is mula/coletor,
-    typology from ``rings_resumo.csv`` or ``rings.csv``). Without a typology, rings are dealt into ``folds`` groups ``fold1..`` by a
-    hash of their id (stable across runs).
-    """
-    p = Path(path)
-    if p.is_dir() and (p / "_truth").is_dir():
-        p = p / "_truth"
-    if p.is_dir():
-        if (p / "ring_membros.csv").is_file():
-            members = pd.read_csv(p / "ring_membros.csv", dtype=str)
-            if "papel" in members:
-                members = members[members["papel"].isin(MULE_ROLES)]
-            members = members.rename(columns={"id_ring": "ring_id"})
-            for rings_file in (p / "rings_resumo.csv", p / "rings.csv"):  # per-ring summary, or the generic file
-                if not rings_file.is_file():
-                    continue
-                rings = pd.read_csv(rings_file, dtype=str).rename(columns={"id_ring": "ring_id", "tipologia": "typology"})
-                if {"ring_id", "typology"} <= set(rings.columns):
-                    typ = rings.drop_duplicates("ring_id").set_index("ring_id")["typology"]
-                    members = members.assign(typology=members["ring_id"].map(typ))
-                    break
-            return _normalise(members, folds, str(p))
-        if (p / "rings.csv").is_file():
-            p = p / "rings.csv"
-        else:
-            raise PixringError(f"no truth in {p}: expected ring_membros.csv (datagen) or rings.csv "
-                               "(ring_id,id_usuario[,typology])")
-    if not p.is_file():
-        raise PixringError(f"no truth file at {p}")
-    return _normalise(pd.read_csv(p, dtype=str), folds, str(p))
-
-
-def _normalise(df: pd.DataFrame, folds: int, where: str) -> pd.DataFrame:
-    df = df.rename(columns={"id_ring": "ring_id", "tipologia": "typology"})
-    missing = [c for c in ("ring_id", "id_usuario") if c not in df.columns]
-    if missing:
-        raise PixringError(f"truth {where}: missing columns {missing} (need ring_id,id_usuario[,typology])")
-    df = df.dropna(subset=["ring_id", "id_usuario"])
-    if df.empty:
-        raise PixringError(f"truth {where}: no ring members")
-    if "typology" not in df.columns or df["typology"].isna().all():
-        rings = sorted(df["ring_id"].unique())
-        k = max(2, min(folds, len(rings)))
-        fold = {r: f"fold{int(hashlib.sha1(r.encode()).hexdigest(), 16) % k + 1}" for r in rings}
-        df = df.assign(typology=df["ring_id"].map(fold))
-    df = df.assign(typology=df["typology"].fillna("?"))
-    return df[list(TRUTH_COLUMNS)].drop_duplicates(["ring_id", "id_usuario"]).reset_index(drop=True)
 
 
 # --------------------------------------------------------------------------------------------- the report

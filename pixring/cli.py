@@ -161,7 +161,7 @@ def _cmd_graph_evaluate(args: argparse.Namespace) -> int:
     from graph.evaluate import evaluate
     from pixring.settings import get_settings
 
-    print(evaluate(_spark(), get_settings(), Path(args.truth)))
+    print(evaluate(_spark(), get_settings(), Path(args.truth), with_scores=args.scores))
     return 0
 
 
@@ -278,8 +278,11 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--max-runs", type=int, default=None, help="stop after this many runs (default: never)")
     g.add_argument("--force", action="store_true", help="the first run rebuilds even if silver did not change")
     g.set_defaults(handler=_cmd_graph_rebuild)
-    g = graph_sub.add_parser("evaluate", help="ring candidates against datagen's ground truth (_truth/)")
-    g.add_argument("--truth", required=True, help="the _truth folder (or the datagen output folder)")
+    g = graph_sub.add_parser("evaluate", help="ring candidates against a ground truth (datagen's _truth/ or a bank's)")
+    g.add_argument("--truth", required=True, help="the _truth folder (or the datagen output folder), or a CSV "
+                                                  "ring_id,id_usuario[,typology] of confirmed rings")
+    g.add_argument("--scores", action="store_true",
+                   help="also the candidates seeded from the GNN's gold node_scores (connected flagged accounts)")
     g.set_defaults(handler=_cmd_graph_evaluate)
     g = graph_sub.add_parser("load-neo4j", help="load the gold graph and ring candidates into Neo4j")
     g.add_argument("--batch-size", type=int, default=5000)

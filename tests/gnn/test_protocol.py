@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gnn.protocol import SCORERS, read_truth, run_protocol, top_k
+from gnn.protocol import SCORERS, run_protocol, top_k
+from graph.evaluate import read_ring_truth as read_truth
 from gnn.train import TrainConfig
 from pixring.errors import PixringError
 from pixring.settings import Settings

@@ -62,3 +62,17 @@ def test_ids_are_content_ids_first_then_stable_across_rebuilds() -> None:
 def test_no_threshold_or_no_seed_gives_nothing() -> None:
     assert score_candidates(SCORES, EDGES, float("inf")) == []
     assert score_candidates(SCORES, EDGES, 1.5) == []
+
+
+def test_graph_evaluate_scores_candidates_against_a_banks_own_truth(tmp_path) -> None:
+    from graph.evaluate import score_candidates as evaluate_candidates
+    from graph.evaluate import truth_frames
+
+    bank = tmp_path / "confirmed_rings.csv"
+    bank.write_text("ring_id,id_usuario\nB1,A\nB1,B\nB1,D\nB2,F\nB2,G\nB3,Q\nB3,R\n")
+    members, rings = truth_frames(bank)
+    assert set(members["papel"]) == {"mula"} and len(rings) == 3
+    cands = [{"membros": c.membros, "nucleo": c.nucleo} for c in score_candidates(SCORES, EDGES, THR)]
+    rep = evaluate_candidates(members, rings, cands)
+    assert rep.n_rings == 3 and rep.ring_recall == 2 / 3 and rep.candidate_precision == 1.0
+    assert [m["id_ring"] for m in rep.missed] == ["B3"]
