@@ -212,13 +212,16 @@ def without_erased(df: DataFrame, erased: Erased, columns: Iterable[str] | None 
 
 
 def without_erased_pandas(pdf: Any, erased: Erased) -> Any:
-    """The pandas twin of :func:`without_erased` (object columns: equal values, or lists holding one)."""
+    """The pandas twin of :func:`without_erased` (text columns: equal values; list columns: holding one)."""
     if not erased or pdf is None or len(pdf) == 0:
         return pdf
+    from pandas.api import types
+
     needles = erased.needles
     keep = None
     for c in pdf.columns:
-        if pdf[c].dtype != object:
+        dtype = pdf[c].dtype
+        if types.is_numeric_dtype(dtype) or types.is_datetime64_any_dtype(dtype) or types.is_bool_dtype(dtype):
             continue
 
         def hit(v: Any) -> bool:
