@@ -3,6 +3,10 @@
 Each service is a child process started in its own session, with a log file under
 ``$PIXRING_HOME/logs`` and a pid file under ``$PIXRING_HOME/run``, a readiness check and ports from
 settings. On a cluster none of this runs: the same settings point at managed endpoints.
+
+A child gets only the environment it needs (:func:`child_env`): the system's and the runtimes' variables,
+never a secret it does not use (``PIXRING_PII_SECRET`` only to the stream and the API, which tokenise keys).
+It inherits the CLI's umask 077 (:mod:`pixring.security`).
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pixring.errors import PixringError
-from pixring.settings import Settings
+from pixring.settings import FOREIGN_SECRET_VARS, SECRET_VARS, Settings
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +67,29 @@ def _rss_mb(pid: int) -> float | None:
         return sum(p.memory_info().rss for p in procs) / 2**20
     except Exception:  # noqa: BLE001 - gone between the check and the read
         return None
+
+
+#: variables every child gets when set (the system's and the JVM's / Python's); anything else is named
+BASE_ENV: tuple[str, ...] = ("PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LANGUAGE", "TZ", "TMPDIR",
+                             "JAVA_HOME", "VIRTUAL_ENV", "SSL_CERT_FILE", "SSL_CERT_DIR")
+BASE_ENV_PREFIXES: tuple[str, ...] = ("LC_",)
+#: what a pixring command (stream, api) also gets: its runtimes' knobs and pixring's non-secret settings
+PIXRING_ENV_PREFIXES: tuple[str, ...] = ("PIXRING_", "PYTHON", "PYSPARK_", "SPARK_", "HADOOP_", "OMP_", "MKL_",
+                                         "MLFLOW_")
+_SECRETS = frozenset((*SECRET_VARS, *(f"{v}_FILE" for v in SECRET_VARS), *FOREIGN_SECRET_VARS))
+
+
+def child_env(*, prefixes: tuple[str, ...] = (), secrets: tuple[str, ...] = (),
+              environ: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a child: :data:`BASE_ENV`, variables starting with one of ``prefixes`` that are not
+    secrets, and the named ``secrets`` (each with its ``_FILE`` form) when set."""
+    env = os.environ if environ is None else environ
+    keep = set(secrets) | {f"{v}_FILE" for v in secrets}
+    out = {}
+    for k, v in env.items():
+        if k in keep or (k not in _SECRETS and (k in BASE_ENV or k.startswith((*BASE_ENV_PREFIXES, *prefixes)))):
+            out[k] = v
+    return out
 
 
 def port_free(host: str, port: int) -> bool:
@@ -117,7 +144,8 @@ class Service(ABC):
         """One-time set-up before the first start (config files, storage format)."""
 
     def env(self) -> dict[str, str]:
-        return dict(os.environ)
+        """The child's environment: no secret unless the service overrides this."""
+        return child_env()
 
     # --- lifecycle -------------------------------------------------------------------------------
     def pid(self) -> int | None:
@@ -325,8 +353,8 @@ class Neo4jService(Service):
         return [(n.host, n.bolt_port)]
 
     def env(self) -> dict[str, str]:
-        env = dict(os.environ)
-        env["PIXRING_NEO4J_PASSWORD"] = self.settings.neo4j.password.get_secret_value()
+        env = child_env()
+        env["PIXRING_NEO4J_PASSWORD"] = self.settings.neo4j.password.get_secret_value()  # the launcher sets it
         return env
 
     def command(self) -> list[str]:
@@ -379,7 +407,7 @@ class MLflowService(Service):
         ]
 
     def env(self) -> dict[str, str]:
-        env = dict(os.environ)
+        env = child_env(prefixes=("MLFLOW_",))
         # no background job runner (GenAI jobs spawn ~8 huey workers, ~1 GiB): tracking + registry only
         env["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] = "false"
         return env
@@ -427,7 +455,7 @@ class PrometheusService(Service):
             f"--storage.tsdb.path={self.home / 'data'}",
             f"--storage.tsdb.retention.time={p.retention}",
             f"--web.listen-address={p.host}:{p.port}",
-            "--web.enable-lifecycle",  # POST /-/reload after the config is regenerated
+            # no --web.enable-lifecycle: nobody may POST /-/quit or /-/reload (a restart reads the new config)
             "--log.level=warn",
         ]
 
@@ -444,12 +472,14 @@ class _PixringCommand(Service):
     on_demand = True
     start_timeout_s = 180.0
     args: tuple[str, ...] = ()
+    #: the secret variables the command uses (all others are withheld)
+    secrets: tuple[str, ...] = ()
 
     def command(self) -> list[str]:
         return [sys.executable, "-m", "pixring.cli", *self.args]
 
     def env(self) -> dict[str, str]:
-        env = dict(os.environ)
+        env = child_env(prefixes=PIXRING_ENV_PREFIXES, secrets=self.secrets)
         env["PIXRING_HOME"] = str(self.settings.paths.home)
         env.setdefault("PIXRING_LOG_FORMAT", "json")  # a service's log file is read by tools: one object a line
         return env
@@ -461,13 +491,15 @@ class StreamService(_PixringCommand):
 
     name = "stream"
     args = ("stream",)
+    # tokenises the keys of pix.transacoes; verifies the champion's signature; reads MLflow
+    secrets = ("PIXRING_PII_SECRET", "PIXRING_MODEL_SIGNING_KEY", *FOREIGN_SECRET_VARS)
 
     @property
     def endpoint(self) -> str:
         return f"http://127.0.0.1:{self.settings.streaming.metrics_port}/metrics"
 
     def ports(self) -> list[tuple[str, int]]:
-        return [("127.0.0.1", self.settings.streaming.metrics_port)]
+        return [(self.settings.streaming.metrics_host, self.settings.streaming.metrics_port)]
 
     def is_ready(self) -> bool:
         with urllib.request.urlopen(self.endpoint, timeout=2) as resp:
@@ -479,6 +511,9 @@ class ApiService(_PixringCommand):
 
     name = "api"
     args = ("api",)
+    secrets = ("PIXRING_PII_SECRET", "PIXRING_MODEL_SIGNING_KEY", "PIXRING_NEO4J_PASSWORD",
+               "PIXRING_API_TOKEN_SERVICE", "PIXRING_API_TOKEN_INVESTIGATOR", "PIXRING_API_TOKEN_INVESTIGATOR_PII",
+               "PIXRING_API_JWT_SECRET", *FOREIGN_SECRET_VARS)
 
     @property
     def endpoint(self) -> str:

@@ -64,10 +64,10 @@ class StreamMetrics:
             buckets=(0.5, 1, 2, 5, 10, 30, 60, 120))
         self._alert_times: collections.deque[tuple[float, int]] = collections.deque()
 
-    def serve(self, port: int) -> None:
-        """Start the HTTP endpoint (a daemon thread)."""
-        start_http_server(port, addr="0.0.0.0", registry=self.registry)
-        log.info("metrics on :%d/metrics", port)
+    def serve(self, port: int, host: str = "127.0.0.1") -> None:
+        """Start the HTTP endpoint (a daemon thread) on ``host`` (``settings.streaming.metrics_host``)."""
+        start_http_server(port, addr=host, registry=self.registry)
+        log.info("metrics on %s:%d/metrics", host, port)
 
     def record_drift(self, values: dict[str, float]) -> None:
         """Set the PSI gauges from :meth:`gnn.drift.DriftWindow.psi` (``score`` is the model score)."""

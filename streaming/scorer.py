@@ -439,7 +439,7 @@ def run_stream(spark: SparkSession, settings: Settings, *, available_now: bool =
     metrics = StreamMetrics()
     if serve_metrics:
         try:
-            metrics.serve(ss.metrics_port)
+            metrics.serve(ss.metrics_port, ss.metrics_host)
         except OSError as exc:
             log.warning("metrics port %d unavailable: %s", ss.metrics_port, exc)
     model = ChampionModel(settings, required=not allow_no_model)
