@@ -3,9 +3,9 @@
     .venv/bin/python bench/bench_stream.py speed --rates 1000,2500,5000,7500 --seconds 30
     .venv/bin/python bench/bench_stream.py quality --source var/data/raw-scale1-seed42-csv
     .venv/bin/python bench/bench_stream.py broker-restart --rate 500 --seconds 60   # private broker only
-    .venv/bin/pixring stream-bench ...          # the speed bench from the CLI
+    .venv/bin/pixring bench stream speed ...    # the same from the CLI (any of the three)
 
-Both run the scorer as a subprocess in a temporary PIXRING_HOME with their own topics; gold/silver lookups
+The harness is ``bench/stream_harness.py``. All run the scorer as a subprocess in a temporary PIXRING_HOME with their own topics; gold/silver lookups
 are linked read-only from the main data root. See docs/streaming.md for the figures.
 """
 
@@ -20,8 +20,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def main() -> int:
-    from streaming.bench import main as speed_main
-    from streaming.bench import run_quality
+    from bench.stream_harness import main as speed_main
+    from bench.stream_harness import run_quality
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="what", required=True)
@@ -43,7 +43,7 @@ def main() -> int:
     if args.what == "speed":
         return speed_main(args)
     if args.what == "broker-restart":
-        from streaming.bench import run_broker_restart
+        from bench.stream_harness import run_broker_restart
 
         run_broker_restart(args.rate, args.seconds)
         return 0

@@ -188,7 +188,7 @@ def _cmd_token(args: argparse.Namespace) -> int:
     return 0
 
 
-BENCHES: tuple[str, ...] = ("datagen", "lakehouse", "check", "graph", "gnn", "stream", "api")
+BENCHES: tuple[str, ...] = ("datagen", "lakehouse", "check", "graph", "gnn", "stream", "api", "kafka")
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:

@@ -1,4 +1,4 @@
-"""``pixring stream`` (the scorer) and ``pixring stream-bench`` (its speed benchmark)."""
+"""``pixring stream``: the scorer (its benchmark is ``pixring bench stream``, ``bench/bench_stream.py``)."""
 
 from __future__ import annotations
 
@@ -37,14 +37,8 @@ def _cmd_stream(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_bench(args: argparse.Namespace) -> int:
-    from streaming.bench import main
-
-    return main(args)
-
-
 def add_commands(sub: argparse._SubParsersAction) -> None:
-    """Add ``stream`` and ``stream-bench`` to the ``pixring`` CLI."""
+    """Add ``stream`` to the ``pixring`` CLI."""
     p = sub.add_parser("stream", help="score live Pix transactions from Kafka (Structured Streaming)")
     p.add_argument("--available-now", action="store_true", help="score what is in the topic now, then stop")
     p.add_argument("--once", action="store_true", help="same as --available-now")
@@ -53,13 +47,3 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                    help="start (rules only, score 0) when the registry has no champion yet")
     p.add_argument("--no-metrics", action="store_true", help="do not serve Prometheus metrics")
     p.set_defaults(handler=_cmd_stream)
-
-    p = sub.add_parser("stream-bench", help="benchmark the scorer: sustained rate and end-to-end latency")
-    p.add_argument("--source", default=None, help="datagen output folder (default: a synthetic stream)")
-    p.add_argument("--rates", default="1000,2500,5000,7500",
-                   help="comma-separated producer rates (tx/s) to try, in order")
-    p.add_argument("--seconds", type=_positive, default=30.0, help="produce this long at each rate")
-    p.add_argument("--home", default=None, help="PIXRING_HOME for the bench (default: a temporary folder)")
-    p.add_argument("--model-name", default=None,
-                   help="score with this registered model's champion (default: register the toy model)")
-    p.set_defaults(handler=_cmd_bench)

@@ -202,7 +202,7 @@ def test_gold_rebuild_and_a_new_champion_are_picked_up_without_restart(
 def test_a_broker_restart_under_load_loses_and_duplicates_nothing(spark, kafka_bootstrap, mlflow_uri) -> None:
     """A private broker (own home and ports; the shared one is never touched) is stopped for 8 s and
     started again while the producer runs and both queries (scorer and Delta sink) read from it."""
-    from streaming.bench import run_broker_restart
+    from bench.stream_harness import run_broker_restart
 
     out = run_broker_restart(rate=200, seconds=45, restart_after=5, down_s=8, drain_s=240)
     assert out["produced"] == 9000

@@ -1,4 +1,4 @@
-"""Speed benchmark of the scorer (``pixring stream-bench``; ``bench/bench_stream.py`` calls it).
+"""The scorer's benchmark harness (``bench/bench_stream.py`` / ``pixring bench stream`` run it): speed, quality, broker restart.
 
 Starts ``pixring stream`` as a subprocess in its own ``PIXRING_HOME`` (gold/silver lookups linked read-only
 from the main data root when they exist), with its own topics and, unless ``--model-name`` names an
@@ -33,6 +33,8 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from pixring import kafka
+from pixring.contract import STREAM_SCHEMA_VERSION, TIMESTAMP_FORMAT, TIMEZONE
 from pixring.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -81,12 +83,9 @@ def _keys(source: str | None, n: int = 20_000) -> list[str]:
 class _ScoredReader(threading.Thread):
     """Consumes the scored topic: per id, (input Kafka ts ms, scored Kafka ts ms)."""
 
-    def __init__(self, bootstrap: str, topic: str) -> None:
+    def __init__(self, settings: Settings, topic: str) -> None:
         super().__init__(daemon=True)
-        from confluent_kafka import Consumer
-
-        self.consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"bench-{uuid.uuid4().hex[:8]}",
-                                  "auto.offset.reset": "earliest", "enable.auto.commit": False})
+        self.consumer = kafka.consumer(settings.kafka, f"bench-{uuid.uuid4().hex[:8]}", **{"enable.auto.commit": False})
         self.consumer.subscribe([topic])
         self.seen: dict[str, tuple[int, int]] = {}
         self.stop = threading.Event()
@@ -102,36 +101,27 @@ class _ScoredReader(threading.Thread):
 
 
 def _produce(settings: Settings, topic: str, keys: list[str], rate: float, seconds: float, prefix: str) -> tuple[int, float]:
-    from confluent_kafka import Producer
-
-    tz = ZoneInfo("America/Sao_Paulo")
-    p = Producer({"bootstrap.servers": settings.kafka.bootstrap, "enable.idempotence": True, "acks": "all",
-                  "linger.ms": 5, "queue.buffering.max.messages": 1_000_000})
+    tz = ZoneInfo(TIMEZONE)
+    p = kafka.producer(settings.kafka, **{"queue.buffering.max.messages": 1_000_000})
     n = int(rate * seconds)
     rng = np.random.default_rng(42)
     pairs = rng.integers(0, len(keys), size=(n, 2))
     values = np.round(rng.lognormal(4.5, 1.0, size=n), 2)
-    start = time.monotonic()
-    step = max(1, int(rate / 200))
+    pacer = kafka.Pacer(rate, p)
     for i in range(n):
         o, d = keys[pairs[i, 0]], keys[pairs[i, 1]]
-        doc = {"schema_version": 1, "id_transacao": f"{prefix}{i:09d}",
-               "timestamp": datetime.now(tz).strftime("%Y-%m-%dT%H:%M:%S"), "valor": float(max(values[i], 0.01)),
-               "chave_pix_origem": o, "chave_pix_destino": d, "tipo_transacao": "transferencia_p2p",
-               "status": "concluida"}
-        while True:
-            try:
-                p.produce(topic, key=o.encode(), value=json.dumps(doc, separators=(",", ":")).encode())
-                break
-            except BufferError:
-                p.poll(0.05)
-        if i % step == 0:
-            p.poll(0)
-            delay = start + i / rate - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
+        doc = _message(f"{prefix}{i:09d}", datetime.now(tz), float(max(values[i], 0.01)), o, d)
+        kafka.send(p, topic, json.dumps(doc, separators=(",", ":")).encode(), o.encode())
+        pacer.tick()
     p.flush(60)
-    return n, n / (time.monotonic() - start)
+    return n, n / pacer.elapsed()
+
+
+def _message(id_tx: str, ts: datetime, valor: float, origem: str, destino: str) -> dict:
+    """A ``pix.transacoes`` value (the contract's message) for a live p2p transfer."""
+    return {"schema_version": STREAM_SCHEMA_VERSION, "id_transacao": id_tx, "timestamp": ts.strftime(TIMESTAMP_FORMAT),
+            "valor": valor, "chave_pix_origem": origem, "chave_pix_destino": destino,
+            "tipo_transacao": "transferencia_p2p", "status": "concluida"}
 
 
 def _bench_home(base: Settings, home: Path) -> None:
@@ -173,7 +163,7 @@ def run_bench(rates: list[float], seconds: float, source: str | None, home: str 
 
     ensure_topics(settings)
     keys = _keys(source)
-    reader = _ScoredReader(settings.kafka.bootstrap, settings.kafka.topic_scored)
+    reader = _ScoredReader(settings, settings.kafka.topic_scored)
     reader.start()
     logf = (bench_home / "stream-bench.log").open("w")
     child = subprocess.Popen([sys.executable, "-m", "pixring.cli", "stream"], env=env, stdout=logf,
@@ -359,7 +349,7 @@ def run_broker_restart(rate: float = 500.0, seconds: float = 60.0, restart_after
         child = subprocess.Popen([sys.executable, "-m", "pixring.cli", "stream"], env=env, stdout=logf,
                                  stderr=subprocess.STDOUT, start_new_session=True)
         keys = _keys(None)
-        reader = _ScoredReader(settings.kafka.bootstrap, settings.kafka.topic_scored)
+        reader = _ScoredReader(settings, settings.kafka.topic_scored)
         reader.start()
         produced: list[int] = []
         prod = threading.Thread(target=lambda: produced.append(
@@ -416,26 +406,18 @@ def run_broker_restart(rate: float = 500.0, seconds: float = 60.0, restart_after
 
 def _produce_resilient(settings: Settings, keys: list[str], rate: float, seconds: float, prefix: str) -> int:
     """Like :func:`_produce` but with a producer that rides out a broker outage (long message timeout)."""
-    from confluent_kafka import Producer
-
-    tz = ZoneInfo("America/Sao_Paulo")
-    p = Producer({"bootstrap.servers": settings.kafka.bootstrap, "enable.idempotence": True, "acks": "all",
-                  "linger.ms": 5, "message.timeout.ms": 600_000, "queue.buffering.max.messages": 1_000_000})
+    tz = ZoneInfo(TIMEZONE)
+    p = kafka.producer(settings.kafka, **{"message.timeout.ms": 600_000, "queue.buffering.max.messages": 1_000_000})
     n = int(rate * seconds)
     failed: list[str] = []
-    start = time.monotonic()
+    pacer = kafka.Pacer(rate, p)
     for i in range(n):
         o, d = keys[i % len(keys)], keys[(i * 7 + 3) % len(keys)]
-        doc = {"schema_version": 1, "id_transacao": f"{prefix}{i:09d}",
-               "timestamp": datetime.now(tz).strftime("%Y-%m-%dT%H:%M:%S"), "valor": 10.0 + i % 100,
-               "chave_pix_origem": o, "chave_pix_destino": d, "tipo_transacao": "transferencia_p2p",
-               "status": "concluida"}
-        p.produce(settings.kafka.topic_transactions, key=o.encode(), value=json.dumps(doc).encode(),
-                  on_delivery=lambda err, _m: failed.append(str(err)) if err else None)
+        doc = _message(f"{prefix}{i:09d}", datetime.now(tz), 10.0 + i % 100, o, d)
+        kafka.send(p, settings.kafka.topic_transactions, json.dumps(doc).encode(), o.encode(),
+                   on_delivery=lambda err, _m: failed.append(str(err)) if err else None)
         p.poll(0)
-        delay = start + i / rate - time.monotonic()
-        if delay > 0:
-            time.sleep(delay)
+        pacer.tick()
     p.flush(600)
     if failed:
         raise RuntimeError(f"{len(failed)} input messages were not delivered: {failed[:1]}")
