@@ -63,23 +63,25 @@ def build_claims(plan: RingPlan, outcome: FraudOutcome, pool: list[ClaimCandidat
                  rng: np.random.Generator) -> Claims:
     """Exactly ``n_claims`` claims, each on a distinct existing transaction."""
     rows: list[tuple[int, str, int, int, int, bool]] = []  # (t, id, tipo_fraude, cents, status, fraud)
-    ring_tip = {r.rid: r.tipologia for r in plan.rings}
+    # what the victims of each ring allege and how soon they report (the typology's, unless the ring
+    # drew its own: the scam behind an AML laundering structure; one funded from outside Pix has no victim)
+    ring_claim = {r.rid: TIPO_FRAUDE.index(r.tipo_fraude or TIPOLOGIA_TIPO_FRAUDE[r.tipologia])
+                  for r in plan.rings if r.n_v}
+    ring_delay = {r.rid: r.report_delay_h or _REPORT_DELAY_H[r.tipologia] for r in plan.rings if r.n_v}
     concluded = outcome.status == 0
     victim = plan.papel_o == PAPEL_CODE["vitima"]
     root: dict[int, int] = {}
     for i in np.flatnonzero(victim & concluded).tolist():
         rid = int(plan.ring[i])
-        tip = ring_tip[rid]
         if rng.random() >= P_VICTIM_REPORTS:
             continue
-        delay = max(10 * MINUTE, int(rng.lognormal(math.log(_REPORT_DELAY_H[tip] * HOUR), 0.9)))
+        delay = max(10 * MINUTE, int(rng.lognormal(math.log(ring_delay[rid] * HOUR), 0.9)))
         t = int(plan.ts[i]) + delay
         if t > REF_END:
             continue
         root[rid] = min(root.get(rid, t), t)
         st = CONFIRMADA if _analysis_done(rng, t) else EM_ANALISE
-        rows.append((t, str(outcome.ids[i]), TIPO_FRAUDE.index(TIPOLOGIA_TIPO_FRAUDE[tip]),
-                     int(outcome.cents[i]), st, True))
+        rows.append((t, str(outcome.ids[i]), ring_claim[rid], int(outcome.cents[i]), st, True))
     for i in np.flatnonzero(~victim & concluded).tolist():
         rid = int(plan.ring[i])
         if rid not in root or rng.random() >= P_TRACED:
@@ -88,8 +90,7 @@ def build_claims(plan: RingPlan, outcome: FraudOutcome, pool: list[ClaimCandidat
         if t > REF_END:
             continue
         st = CONFIRMADA if _analysis_done(rng, t) else EM_ANALISE
-        rows.append((t, str(outcome.ids[i]), TIPO_FRAUDE.index(TIPOLOGIA_TIPO_FRAUDE[ring_tip[rid]]),
-                     int(outcome.cents[i]), st, True))
+        rows.append((t, str(outcome.ids[i]), ring_claim[rid], int(outcome.cents[i]), st, True))
     n_legit = n_claims - len(rows)
     if n_legit < 0:  # pragma: no cover - claims are 4x the fraudulent transactions
         rows = sorted(rows)[:n_claims]

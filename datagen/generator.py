@@ -25,13 +25,14 @@ from pixring.errors import PixringError
 
 from datagen import fraudes as fraudes_mod
 from datagen import population as pop
-from datagen.plan import Difficulty, difficulty_params, plan_counts, validate_format
+from datagen.plan import Difficulty, difficulty_params, parse_typologies, plan_counts, validate_format
 from datagen.rings import RingPlan, plan_rings
 from datagen.schema import REFERENCE_DATE, WINDOW_DAYS
 from datagen.timeline import WINDOW_END, WINDOW_START, to_iso
 from datagen.traffic import FraudOutcome, TrafficStream
 from datagen.writer import TableWriter, write_csv, write_table
 from pixring.contract import (
+    PAPEIS_MULA,
     PAPEL,
     STATUS_CHAVE,
     STATUS_DISPOSITIVO,
@@ -41,6 +42,7 @@ from pixring.contract import (
     TIPO_CHAVE,
     TIPO_DISPOSITIVO,
     TIPO_FRAUDE,
+    TIPOLOGIAS_PIX,
     TRUTH_COLUMNS,
     TRUTH_DIR,
 )
@@ -55,12 +57,23 @@ _TRUTH_README = """# Ground truth - DO NOT USE FOR TRAINING
 These files are written by `pixring datagen` next to the seven data sets. They say which
 transactions are fraudulent and which users belong to which ring, with their role:
 
+* `rings.csv` - the generic truth, in the form a bank gives its confirmed rings: `ring_id,
+  id_usuario, typology`, one row per account of a ring (`mula` and `coletor`; victims are not ring
+  members). `pixring graph evaluate` / `gnn evaluate` read this form from any source;
+* `ring_membros.csv` - `id_ring, id_usuario, chave_pix, papel` with papel in vitima / mula / coletor
+  (the "mule set" of a ring is its `mula` and `coletor` members; victims are ordinary users);
+* `rings_resumo.csv` - one row per ring: typology, member counts, number of its transactions, money
+  taken from its victims (`valor_total`, concluded transfers), first/last instant, number of shared
+  devices, where the money came from (`colocacao`: vitimas / externa), how amounts moved
+  (`modo_valor`: conservado / dividido / estruturado, with `limite_estruturacao`), the median
+  forwarding delay in minutes and the members' ordinary activity (x an average user);
 * `transacoes_fraudulentas.csv` - every planted fraudulent transaction (including attempts the
   limits rejected): `id_transacao, id_ring, tipologia, papel_origem, papel_destino`;
-* `rings.csv` - one row per ring: typology, member counts, number of its transactions, money taken
-  from its victims (`valor_total`, concluded transfers), first/last instant, number of shared devices;
-* `ring_membros.csv` - `id_ring, id_usuario, chave_pix, papel` with papel in vitima / mula / coletor
-  (the "mule set" of a ring is its `mula` and `coletor` members; victims are ordinary users).
+* `fluxos.csv` - the money trace: a forward `id_transacao` passes on `fracao` of what each
+  `id_transacao_entrada` moved (its amount is that share of the concluded inputs' sum, at least R$ 1.00);
+* `lookalikes.csv` - legitimate structures that look like rings (merchants with many payers,
+  payroll, families sharing a device, friends settling bills in cycles, brokers): `id_grupo, tipo,
+  id_usuario, papel`. They are *not* fraud: a detector that flags them is wrong.
 
 A bank does not have this. The pipeline (lakehouse, graph, GNN, scorer) must never read it for
 training or feature building: the only label it may learn from is `fraudes` (MED claims). Use this
@@ -165,7 +178,8 @@ def _commit(tmp: Path, out: Path) -> None:
 
 # ------------------------------------------------------------------------------------------ generate
 def generate(out: Path, scale: float = 1.0, seed: int = 42, fmt: str = "csv",
-             difficulty: str = "normal", overwrite: bool = False) -> GenerationReport:
+             difficulty: str = "normal", overwrite: bool = False,
+             typologies: str | list[str] | tuple[str, ...] | None = None) -> GenerationReport:
     """Generate the seven Pix data sets plus ``_truth/`` into ``out``.
 
     Raises :class:`PixringError` for bad input (scale <= 0, unknown format/difficulty, negative
@@ -175,6 +189,7 @@ def generate(out: Path, scale: float = 1.0, seed: int = 42, fmt: str = "csv",
     counts = plan_counts(scale)
     fmt = validate_format(fmt)
     diff = difficulty_params(difficulty)
+    selected = parse_typologies(typologies)
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise PixringError(f"seed must be a non-negative integer, got {seed!r}")
     seed = int(seed)
@@ -182,7 +197,7 @@ def generate(out: Path, scale: float = 1.0, seed: int = 42, fmt: str = "csv",
     tmp = _prepare_out(out, overwrite)
     t_start = time.perf_counter()
     try:
-        report = _generate_into(tmp, counts, float(scale), seed, fmt, diff)
+        report = _generate_into(tmp, counts, float(scale), seed, fmt, diff, selected)
         _commit(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -195,7 +210,7 @@ def generate(out: Path, scale: float = 1.0, seed: int = 42, fmt: str = "csv",
 
 
 def _generate_into(tmp: Path, counts: dict[str, int], scale: float, seed: int, fmt: str,
-                   diff: Difficulty) -> GenerationReport:
+                   diff: Difficulty, selected: tuple[str, ...] | None = None) -> GenerationReport:
     ss = np.random.SeedSequence(seed)
     r_users, r_limits, r_rings, r_keys, r_dev, r_traffic, r_claims = (
         np.random.Generator(np.random.PCG64(s)) for s in ss.spawn(7))
@@ -206,7 +221,8 @@ def _generate_into(tmp: Path, counts: dict[str, int], scale: float, seed: int, f
              counts["transacoes_pix"], counts["transacoes_fraudulentas"], diff.name)
     users = pop.build_users(counts["usuarios"], r_users, fake, diff)
     limits = pop.build_limits(users, r_limits, diff)
-    plan = plan_rings(users, limits, counts["transacoes_fraudulentas"], r_rings, diff)
+    budget = max(2, int(round(counts["transacoes_fraudulentas"] * diff.fraud_mult)))
+    plan = plan_rings(users, limits, budget, r_rings, diff, selected)
     users.assign_ids()
     keys, req_index = pop.build_keys(users, counts["chaves_pix"], r_keys, plan.key_requests,
                                      diff.recent_key_frac)
@@ -238,7 +254,7 @@ def _generate_into(tmp: Path, counts: dict[str, int], scale: float, seed: int, f
         "valor_fraude": claims.cents,
         "status": np.array(STATUS_FRAUDE, dtype=object)[claims.status],
     })
-    n_rings, typologies = _write_truth(tmp / TRUTH_DIR, plan, res.fraud, users, keys, key_of_request)
+    n_rings, typologies = _write_truth(tmp / TRUTH_DIR, plan, res.fraud, users, keys, key_of_request, diff)
 
     order = ["transacoes_pix", "chaves_pix", "usuarios", "dispositivos", "fraudes",
              "limites_transacoes", "log_autenticacao"]
@@ -260,6 +276,7 @@ def _generate_into(tmp: Path, counts: dict[str, int], scale: float, seed: int, f
         "counts": written,
         "fraudulent_transactions": plan.n_tx,
         "rings": n_rings,
+        "typologies": list(selected or diff.typologies or TIPOLOGIAS_PIX),
     }
     (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return GenerationReport(
@@ -309,7 +326,7 @@ def _write_limits(tmp: Path, fmt: str, u: pop.Users, lim: pop.Limits) -> int:
 
 
 def _write_truth(tdir: Path, plan: RingPlan, outcome: FraudOutcome, users: pop.Users, keys: pop.Keys,
-                 key_of_request: np.ndarray) -> tuple[int, dict[str, int]]:
+                 key_of_request: np.ndarray, diff: Difficulty) -> tuple[int, dict[str, int]]:
     rings = plan.rings
     first_t = {r.rid: int(plan.ts[plan.ring == r.rid].min()) for r in rings}
     order = sorted(rings, key=lambda r: (first_t[r.rid], r.rid))
@@ -326,6 +343,18 @@ def _write_truth(tdir: Path, plan: RingPlan, outcome: FraudOutcome, users: pop.U
     tx = tx.sort_values("id_transacao", kind="stable")[TRUTH_COLUMNS["transacoes_fraudulentas"]]
     write_csv(tdir / "transacoes_fraudulentas.csv", tx)
 
+    # the money trace: each forward, the transactions whose money it passes on, and the share
+    flow = [(str(outcome.ids[g]), str(outcome.ids[i]), frac)
+            for g, (ins, frac) in enumerate(zip(plan.fwd_inputs, plan.fwd_frac.tolist())) if frac > 0 for i in ins]
+    flows = pd.DataFrame(flow, columns=TRUTH_COLUMNS["fluxos"]).sort_values(
+        ["id_transacao", "id_transacao_entrada"], kind="stable")
+    flows["fracao"] = flows["fracao"].map(lambda x: f"{x:.6f}")
+    write_csv(tdir / "fluxos.csv", flows)
+    hop = {r.rid: [] for r in rings}  # forwarding delays, for the summary
+    for g, ins in enumerate(plan.fwd_inputs):
+        if ins:
+            hop[int(plan.ring[g])].append(int(plan.ts[g]) - max(int(plan.ts[i]) for i in ins))
+
     primary = keys.primary()
     members = []
     ring_rows = []
@@ -341,6 +370,10 @@ def _write_truth(tdir: Path, plan: RingPlan, outcome: FraudOutcome, users: pop.U
             "inicio": str(to_iso(np.array([plan.ts[m].min()]))[0]),
             "fim": str(to_iso(np.array([plan.ts[m].max()]))[0]),
             "dispositivos_compartilhados": n_shared,
+            "colocacao": r.colocacao, "modo_valor": r.modo_valor,
+            "limite_estruturacao": f"{r.limiar / 100.0:.2f}" if r.limiar else "",
+            "atraso_mediano_min": f"{float(np.median(hop[r.rid])) / 60.0:.1f}" if hop[r.rid] else "",
+            "atividade_normal": f"{r.atividade if r.atividade is not None else diff.mule_background:.2f}",
         })
         typologies[r.tipologia] = typologies.get(r.tipologia, 0) + 1
         for kind, cnt, name in (("v", r.n_v, "vitima"), ("m", r.n_m, "mula"), ("c", r.n_c, "coletor")):
@@ -350,8 +383,14 @@ def _write_truth(tdir: Path, plan: RingPlan, outcome: FraudOutcome, users: pop.U
                 key = keys.value[key_of_request[kr]] if kr >= 0 else keys.value[primary[u]]
                 members.append({"id_ring": rid_str[r.rid], "id_usuario": users.ids[u], "chave_pix": key,
                                 "papel": name})
-    write_csv(tdir / "rings.csv", pd.DataFrame(ring_rows, columns=TRUTH_COLUMNS["rings"]))
-    write_csv(tdir / "ring_membros.csv", pd.DataFrame(members, columns=TRUTH_COLUMNS["ring_membros"]))
+    write_csv(tdir / "rings_resumo.csv", pd.DataFrame(ring_rows, columns=TRUTH_COLUMNS["rings_resumo"]))
+    mem = pd.DataFrame(members, columns=TRUTH_COLUMNS["ring_membros"])
+    write_csv(tdir / "ring_membros.csv", mem)
+    # the generic truth a bank would give: ring id, account, typology; the ring's own accounts only
+    generic = mem[mem["papel"].isin(PAPEIS_MULA)].rename(columns={"id_ring": "ring_id"})
+    generic = generic.assign(typology=generic["ring_id"].map({rid_str[r.rid]: r.tipologia for r in rings}))
+    write_csv(tdir / "rings.csv", generic[TRUTH_COLUMNS["rings"]])
+    write_csv(tdir / "lookalikes.csv", pd.DataFrame(columns=TRUTH_COLUMNS["lookalikes"]))
     (tdir / "README.md").write_text(_TRUTH_README, encoding="utf-8")
     typologies = {k: typologies[k] for k in sorted(typologies)}
     return len(rings), typologies

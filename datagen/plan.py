@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pixring.errors import PixringError
 
 from datagen.schema import DIFFICULTIES, FORMATS
-from pixring.contract import FILES
+from pixring.contract import FILES, TIPOLOGIA
 
 #: Row counts of the seed (§10) at scale 1.0.
 SEED_COUNTS: dict[str, int] = {
@@ -94,6 +94,17 @@ class Difficulty:
     late_key_frac: float
     #: share of additional legitimate keys registered in the last ~4 months
     recent_key_frac: float
+    #: typologies planted (None: the six Pix scam typologies in their fixed mix, ``rings.WEIGHTS``);
+    #: any other set is planted in balanced rounds
+    typologies: tuple[str, ...] | None = None
+    #: fraudulent transactions relative to the seed's 0.5 %
+    fraud_mult: float = 1.0
+    #: share of the transactions that belong to legitimate look-alike structures (``datagen.lookalikes``)
+    lookalike_frac: float = 0.0
+    #: ring members' ordinary activity drawn per ring from this range (None: ``mule_background`` for all)
+    mule_background_range: tuple[float, float] | None = None
+    #: share of the AML-structure rings fed by scam victims (the others are funded from outside Pix)
+    aml_victim_frac: float = 0.5
 
 
 DIFFICULTY: dict[str, Difficulty] = {
@@ -112,6 +123,15 @@ DIFFICULTY: dict[str, Difficulty] = {
                        legit_new_device_frac=0.07, informal_seller_frac=0.08, limit_change_frac=0.35,
                        forward_delay_min=(3.0, 360.0), legit_passthrough_frac=0.10,
                        late_key_frac=0.22, recent_key_frac=0.6),
+    # every typology (the six Pix scams and the eight AML structures) in balanced rounds, four times
+    # the seed's fraud volume so that each typology has several rings at scale 1, per-ring camouflage,
+    # and legitimate look-alikes (merchants, payroll, families, friends' cycles, brokers)
+    "diverse": Difficulty("diverse", mule_rented_frac=0.50, mule_background=0.7, new_account_frac=0.12,
+                          new_popular_frac=0.25, household_frac=0.10, ring_device_share=0.50,
+                          legit_new_device_frac=0.04, informal_seller_frac=0.05, limit_change_frac=0.25,
+                          forward_delay_min=(2.0, 90.0), legit_passthrough_frac=0.05,
+                          late_key_frac=0.15, recent_key_frac=0.55, typologies=TIPOLOGIA, fraud_mult=4.0,
+                          lookalike_frac=0.03, mule_background_range=(0.0, 1.5), aml_victim_frac=0.5),
 }
 
 
@@ -121,3 +141,18 @@ def difficulty_params(name: str) -> Difficulty:
 
 def validate_format(fmt: str) -> str:
     return validate_choice(fmt, FORMATS, "format")
+
+
+def parse_typologies(value: str | list[str] | tuple[str, ...] | None) -> tuple[str, ...] | None:
+    """``"a,b,c"`` (or a sequence) -> the typologies, validated, in catalogue order; None stays None."""
+    if value is None:
+        return None
+    names = [v.strip() for v in (value.split(",") if isinstance(value, str) else value)]
+    names = [v for v in names if v]
+    if not names:
+        raise PixringError("--typologies is empty: give a comma-separated list of " + ", ".join(TIPOLOGIA))
+    bad = [v for v in names if v not in TIPOLOGIA]
+    if bad:
+        raise PixringError(f"unknown typolog{'y' if len(bad) == 1 else 'ies'} {', '.join(map(repr, bad))}: "
+                           f"choose among {', '.join(TIPOLOGIA)}")
+    return tuple(t for t in TIPOLOGIA if t in names)

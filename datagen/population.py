@@ -82,6 +82,8 @@ class Users:
     pix_since: np.ndarray  # first key of a late adopter (old account), else -1
     role: np.ndarray = field(default=None)  # type: ignore[assignment]
     ring: np.ndarray = field(default=None)  # type: ignore[assignment]
+    #: a ring member's ordinary activity (x an average user) when drawn per ring, else NaN
+    mule_bg: np.ndarray = field(default=None)  # type: ignore[assignment]
     ids: np.ndarray = field(default=None)  # type: ignore[assignment]
     order: np.ndarray = field(default=None)  # type: ignore[assignment]
 
@@ -90,6 +92,8 @@ class Users:
             self.role = np.zeros(self.n, dtype=np.int8)
         if self.ring is None:
             self.ring = np.full(self.n, -1, dtype=np.int64)
+        if self.mule_bg is None:
+            self.mule_bg = np.full(self.n, np.nan)
 
     @property
     def active(self) -> np.ndarray:

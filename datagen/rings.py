@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -47,13 +48,15 @@ from datagen.population import (
     Users,
 )
 from datagen.timeline import DAY, HOUR, HOUR_PROFILES, MINUTE, REF_END, WINDOW_END, WINDOW_START
-from pixring.contract import TIPOLOGIA, TIPO_TRANSACAO, is_night_hour
+from pixring.contract import TIPOLOGIAS_PIX, TIPO_TRANSACAO, is_night_hour
 
 log = logging.getLogger(__name__)
 
 T_P2P = TIPO_TRANSACAO.index("transferencia_p2p")
 T_P2M = TIPO_TRANSACAO.index("pagamento_p2m")
 T_QR_E = TIPO_TRANSACAO.index("qr_estatico")
+T_B2P = TIPO_TRANSACAO.index("transferencia_b2p")
+T_B2B = TIPO_TRANSACAO.index("transferencia_b2b")
 
 #: tx-count range per typology and relative frequency (by number of rings).
 K_RANGE: dict[str, tuple[int, int]] = {
@@ -112,6 +115,19 @@ class Ring:
     shared: list[int] = field(default_factory=list)  # SharedDevice indices
     slot_device: dict[tuple[str, int], int] = field(default_factory=dict)  # slot -> SharedDevice idx
     attacker_device: int = -1
+    #: where the money comes from: scam victims' transfers ("vitimas") or from outside Pix ("externa")
+    colocacao: str = "vitimas"
+    #: how amounts move: "conservado" (minus small fees), "dividido" (split) or "estruturado" (below a limit)
+    modo_valor: str = "conservado"
+    #: the structuring threshold in cents ("estruturado"), else 0
+    limiar: int = 0
+    #: typical hop delay in seconds (AML structures), 0 = the difficulty's forwarding delay
+    tempo: int = 0
+    #: the claim a victim files and its median report delay; None = the typology's
+    tipo_fraude: str | None = None
+    report_delay_h: float | None = None
+    #: members' ordinary activity (x an average user); None = the difficulty's ``mule_background``
+    atividade: float | None = None
 
     def victim(self) -> tuple[str, int]:
         self.n_v += 1
@@ -439,7 +455,7 @@ def partition_budget(budget: int, rng: np.random.Generator) -> list[tuple[str, i
     """
     if budget < 2:
         raise ValueError("at least two fraudulent transactions are needed to plant a ring")
-    names = list(TIPOLOGIA)
+    names = list(TIPOLOGIAS_PIX)
     w = np.array([WEIGHTS[t] for t in names])
     first = [names[i] for i in rng.permutation(len(names))]
     out: list[tuple[str, int]] = []
@@ -459,14 +475,44 @@ def partition_budget(budget: int, rng: np.random.Generator) -> list[tuple[str, i
     return out
 
 
+def balanced_specs(budget: int, rng: np.random.Generator, typologies: tuple[str, ...],
+                   done: list[int]) -> Iterator[tuple[str, int]]:
+    """``(typology, n_tx)`` of each ring to plant, in balanced rounds (each round every selected
+    typology once, in a random order), until the transactions planted so far (``done``, appended by
+    the caller) reach ``budget``. ``n_tx`` is exact for the Pix typologies and 0 for the AML
+    structures, whose transaction count follows from their drawn shape."""
+    rnd: list[str] = []
+    while sum(done) < budget:
+        if not rnd:
+            rnd = [typologies[int(i)] for i in rng.permutation(len(typologies))]
+        tip = rnd.pop(0)
+        if tip in K_RANGE:
+            lo, hi = K_RANGE[tip]
+            a, b = K_TYPICAL[tip]
+            yield tip, int(np.clip(min(int(rng.integers(a, b + 1)), budget - sum(done)), lo, hi))
+        else:
+            yield tip, 0
+
+
 def plan_rings(users: Users, limits: Limits, budget: int, rng: np.random.Generator,
-               diff: Difficulty) -> RingPlan:
-    """Plan rings worth exactly ``budget`` fraudulent transactions and recruit their members.
+               diff: Difficulty, typologies: tuple[str, ...] | None = None) -> RingPlan:
+    """Plan rings worth ``budget`` fraudulent transactions and recruit their members.
+
+    With the default mix (``typologies`` and ``diff.typologies`` None) exactly ``budget``; with a
+    selection, balanced rounds of the selected typologies until ``budget`` is reached (the last
+    ring may pass it by its size).
 
     Side effects on ``users``: roles and ring ids are set; fresh mule accounts get a recent
-    ``cadastro``; fresh mules lose any employer. On ``limits``: mules raise their limits days before.
+    ``cadastro``; fresh mules lose any employer; with ``diff.mule_background_range`` each ring's
+    members get their ordinary activity (``users.mule_bg``). On ``limits``: mules raise their limits
+    days before.
     """
-    parts = partition_budget(budget, rng)
+    from datagen.aml import AML_BUILDERS  # the AML structures build on this module's helpers
+
+    builders = {**_BUILDERS, **AML_BUILDERS}
+    done: list[int] = []
+    selection = typologies if typologies is not None else diff.typologies
+    parts = iter(partition_budget(budget, rng)) if selection is None else balanced_specs(budget, rng, selection, done)
     n = users.n
     base_ok = users.active & (users.household < 0) & ~users.new_popular & ~users.informal & (users.pix_since < 0)
     old = (users.cadastro < WINDOW_START - 60 * DAY) & (users.pix_since < 0)
@@ -510,15 +556,19 @@ def plan_rings(users: Users, limits: Limits, budget: int, rng: np.random.Generat
                 pos.append(p)
             p += 1
         lim_by_slot = {("v", i): int(min(limits.lim_tx[u], limits.lim_day[u])) for i, u in enumerate(provisional)}
-        _BUILDERS[tip](r, k, rng, diff, t0, lim_by_slot)
-        assert len(r.txs) == k, (tip, k, len(r.txs))
+        builders[tip](r, k, rng, diff, t0, lim_by_slot)
+        assert tip not in K_RANGE or len(r.txs) == k, (tip, k, len(r.txs))
         assert 3 <= r.n_members <= 30, (tip, k, r.n_members)
+        done.append(len(r.txs))
         if r.n_v > len(provisional):
             raise RuntimeError("not enough users to recruit ring victims; use a larger scale")
         for i in range(r.n_v):
             r.users[("v", i)] = provisional[i]
             taken[provisional[i]] = True
-        v_ptr = pos[r.n_v - 1] + 1
+        if r.n_v:
+            v_ptr = pos[r.n_v - 1] + 1
+        if diff.mule_background_range is not None:
+            r.atividade = float(rng.uniform(*diff.mule_background_range))
         # shift the whole ring back if it runs past the end of the window
         t_max = max(tx.t for tx in r.txs)
         if t_max > REF_END - 10 * MINUTE:
@@ -548,6 +598,8 @@ def plan_rings(users: Users, limits: Limits, budget: int, rng: np.random.Generat
             r.users[slot] = u
             users.role[u] = R_MULA if slot[0] == "m" else R_COLETOR
             users.ring[u] = rid
+            if r.atividade is not None:
+                users.mule_bg[u] = r.atividade
             # the key the ring uses: a fresh account registers it at opening; a rented account (and
             # any fake-relative mule: "mudei de numero") registers a new one shortly before the burst
             doc_k = K_CNPJ if users.is_pj[u] else K_CPF
@@ -636,7 +688,9 @@ def plan_rings(users: Users, limits: Limits, budget: int, rng: np.random.Generat
             else:
                 dev = -1
             tipo = tx.tipo
-            if users.is_pj[du] and tipo == T_P2P:
+            if users.is_pj[su] and tipo == T_P2P:  # a shell firm passing money on
+                tipo = T_B2B if users.is_pj[du] else T_B2P
+            elif users.is_pj[du] and tipo == T_P2P:
                 tipo = T_P2M
             rows.append((tx.t, su, du, tx.cents, tipo, rid, PAPEL_CODE[_papel(tx.src)],
                          PAPEL_CODE[_papel(tx.dst)], okr, dkr, dev, tx.auth, local))

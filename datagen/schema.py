@@ -54,5 +54,6 @@ WINDOW_DAYS: Final[int] = 56
 #: Pix launch dates: DICT key registration opened 2020-10-05; payments from 2020-11-16.
 DICT_START: Final[str] = "2020-10-05"
 
-DIFFICULTIES: Final[tuple[str, ...]] = ("easy", "normal", "hard")
+#: ``diverse`` mixes every typology (Pix scams and AML laundering structures) with legitimate look-alikes.
+DIFFICULTIES: Final[tuple[str, ...]] = ("easy", "normal", "hard", "diverse")
 FORMATS: Final[tuple[str, ...]] = ("csv", "parquet")

@@ -198,8 +198,9 @@ class TrafficStream:
 
         u = users
         # mules' ordinary activity: they pay like others (camouflage) but are rarely paid by strangers
-        self.mule_factor = np.where(u.is_mule, diff.mule_background, 1.0)
-        self.recv_factor = np.where(u.is_mule, 0.25 * diff.mule_background, 1.0)
+        bg = np.where(np.isnan(u.mule_bg), diff.mule_background, u.mule_bg)
+        self.mule_factor = np.where(u.is_mule, bg, 1.0)
+        self.recv_factor = np.where(u.is_mule, 0.25 * bg, 1.0)
         self.is_pf = ~u.is_pj
         self.night_free = limits.night_free_from(u.cadastro)
         self.state = _LimitState()

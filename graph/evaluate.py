@@ -122,7 +122,7 @@ def read_truth(truth_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     d = Path(truth_dir)
     if (d / TRUTH_DIR).is_dir():  # the datagen output folder itself
         d = d / TRUTH_DIR
-    files = d / "ring_membros.csv", d / "rings.csv"
+    files = d / "ring_membros.csv", d / "rings_resumo.csv"  # rings.csv is the generic ring_id,id_usuario,typology
     for f in files:
         if not f.is_file():
             raise PixringError(f"no ground truth at {f} (give the datagen output's _truth folder)")

@@ -69,6 +69,7 @@ def _cmd_datagen(args: argparse.Namespace) -> int:
         fmt=args.format,
         difficulty=args.difficulty,
         overwrite=args.overwrite,
+        typologies=args.typologies,
     )
     print(report)
     return 0
@@ -226,7 +227,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--out", required=True)
     p.add_argument("--format", choices=["csv", "parquet"], default="csv")
-    p.add_argument("--difficulty", default="normal", help="easy | normal | hard")
+    p.add_argument("--difficulty", default="normal",
+                   help="easy | normal | hard | diverse (every typology, with legitimate look-alikes)")
+    p.add_argument("--typologies", default=None,
+                   help="comma-separated typologies to plant (default: the difficulty's; docs/datagen.md)")
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(handler=_cmd_datagen)
 

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from datagen.generator import GenerationReport, generate
-from pixring.contract import FILES, TRUTH_DIR
+from pixring.contract import FILES, TRUTH_COLUMNS, TRUTH_DIR
 from datagen.writer import read_table
 
 SMALL_SCALE = 0.1
@@ -33,7 +33,7 @@ def small_out(small_run: tuple[Path, GenerationReport]) -> Path:
 def tables(small_out: Path) -> dict[str, pd.DataFrame]:
     """The seven data sets as all-string DataFrames, plus the ground truth (``_truth/...``)."""
     out = {name: read_table(small_out, name) for name in FILES}
-    for name in ("transacoes_fraudulentas", "rings", "ring_membros"):
+    for name in TRUTH_COLUMNS:
         out[f"_truth/{name}"] = pd.read_csv(small_out / TRUTH_DIR / f"{name}.csv", dtype=str,
                                             keep_default_na=False)
     return out

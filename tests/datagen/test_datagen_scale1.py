@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from datagen.generator import generate
-from pixring.contract import TIPOLOGIA, TRUTH_DIR
+from pixring.contract import TIPOLOGIAS_PIX, TRUTH_DIR
 
 
 def _rows(path: Path) -> int:
@@ -27,7 +27,7 @@ def test_scale_1_exact_counts(tmp_path: Path) -> None:
     assert report.counts == expected
     ftx = pd.read_csv(out / TRUTH_DIR / "transacoes_fraudulentas.csv")
     assert len(ftx) == 250 == report.n_fraud_tx
-    assert set(ftx["tipologia"]) == set(TIPOLOGIA)
-    rings = pd.read_csv(out / TRUTH_DIR / "rings.csv")
+    assert set(ftx["tipologia"]) == set(TIPOLOGIAS_PIX)
+    rings = pd.read_csv(out / TRUTH_DIR / "rings_resumo.csv")
     assert rings["n_membros"].between(3, 30).all()
     assert (rings["dispositivos_compartilhados"] > 0).mean() > 0.3

@@ -9,7 +9,7 @@ from pixring.contract import PAPEL, TIPOLOGIA, TIPO_FRAUDE
 
 def test_truth_references_existing_rows(tables: dict[str, pd.DataFrame], tx_users: pd.DataFrame) -> None:
     ftx = tables["_truth/transacoes_fraudulentas"]
-    rings = tables["_truth/rings"]
+    rings = tables["_truth/rings_resumo"]
     members = tables["_truth/ring_membros"]
     assert ftx["id_transacao"].is_unique
     assert ftx["id_transacao"].isin(tables["transacoes_pix"]["id_transacao"]).all()
@@ -92,5 +92,5 @@ def test_money_is_conserved_along_the_rings(tables: dict[str, pd.DataFrame], tx_
     cashed = t[t["pd_"] == "coletor"].groupby("ring")["cents"].sum().reindex(lost.index, fill_value=0)
     assert (cashed <= lost + 1_000).all()
     assert (cashed >= 0.6 * lost).mean() > 0.8
-    rings = tables["_truth/rings"].set_index("id_ring")
+    rings = tables["_truth/rings_resumo"].set_index("id_ring")
     assert (rings.loc[lost.index, "valor_total"].astype(float).round(2) == (lost / 100).round(2)).all()
