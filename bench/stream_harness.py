@@ -126,8 +126,6 @@ def _message(id_tx: str, ts: datetime, valor: float, origem: str, destino: str) 
 
 def _bench_home(base: Settings, home: Path) -> None:
     home.mkdir(parents=True, exist_ok=True)
-    if not (home / "jars").exists():
-        (home / "jars").symlink_to(base.paths.jars, target_is_directory=True)
     for layer, name in LINKED:
         src = base.paths.lakehouse / layer / name
         dst = home / "lakehouse" / layer / name

@@ -1,4 +1,4 @@
-"""Resolve the project's JVM dependencies with ``mvn`` into ``$PIXRING_HOME/jars/<group>``.
+"""Resolve the project's JVM dependencies with ``mvn`` into ``$PIXRING_CACHE/jars/<group>`` (shared by every data root).
 
 Each group has a pom under ``infra/`` (``maven/spark``, ``maven/kafka``, ``neo4j``), except ``graphx``: a
 small Java bridge compiled with ``javac`` against the jars pyspark ships (``infra/graphx``). A group is

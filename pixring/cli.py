@@ -218,7 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(handler=handler)
     sub.add_parser("status", help="report each local service").set_defaults(handler=_cmd_status)
 
-    p = sub.add_parser("jars", help="resolve the JVM dependencies with mvn into $PIXRING_HOME/jars")
+    p = sub.add_parser("jars", help="resolve the JVM dependencies with mvn into $PIXRING_CACHE/jars")
     p.add_argument("--force", action="store_true")
     p.set_defaults(handler=_cmd_setup_jars)
 

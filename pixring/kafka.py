@@ -13,6 +13,7 @@ The clients are ``confluent_kafka``'s, imported on first use (the package import
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -31,7 +32,9 @@ PRODUCER_DEFAULTS: dict[str, Any] = {"enable.idempotence": True, "acks": "all", 
 def client_config(k: KafkaSettings, **extra: Any) -> dict[str, Any]:
     """The configuration every client shares: bootstrap servers and security; ``extra`` added as given
     (Python names with ``_`` for ``.`` are not translated: pass ``**{"linger.ms": 5}``)."""
-    conf: dict[str, Any] = {"bootstrap.servers": k.bootstrap}
+    # librdkafka writes its own log lines to stderr: errors only unless the command runs with -v
+    quiet = not logging.getLogger().isEnabledFor(logging.DEBUG)
+    conf: dict[str, Any] = {"bootstrap.servers": k.bootstrap, **({"log_level": 3} if quiet else {})}
     if k.security_protocol != "PLAINTEXT":
         conf["security.protocol"] = k.security_protocol
     if k.ssl_ca_location:

@@ -82,14 +82,21 @@ class LogSettings(BaseSettings):
     format: Literal["text", "json"] = "text"
 
 
+def _default_cache() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "pixring"
+
+
 class PathSettings(BaseSettings):
-    """Where all state lives: ``PIXRING_HOME`` (default ``./var``)."""
+    """Where all state lives: ``PIXRING_HOME`` (default ``./var``); what is downloaded or built once and shared
+    by every data root (the resolved jars of Spark, Kafka, Neo4j, the JMX agent, the GraphX bridge):
+    ``PIXRING_CACHE`` (default ``$XDG_CACHE_HOME/pixring``, i.e. ``~/.cache/pixring``)."""
 
     model_config = _cfg("PIXRING_")
 
     home: Path = Path("var")
+    cache: Path = Field(default_factory=_default_cache)
 
-    @field_validator("home")
+    @field_validator("home", "cache")
     @classmethod
     def _absolute(cls, v: Path) -> Path:
         return v.expanduser().resolve()
@@ -104,7 +111,7 @@ class PathSettings(BaseSettings):
 
     @property
     def jars(self) -> Path:
-        return self.home / "jars"
+        return self.cache / "jars"
 
     @property
     def data(self) -> Path:

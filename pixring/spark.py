@@ -1,19 +1,28 @@
 """The one Spark factory: ``get_spark(settings)`` wires Delta Lake, the Kafka source/sink and GraphX.
 
-Jars come from ``$PIXRING_HOME/jars/spark`` (resolved by mvn, see :mod:`infra.jars`) and are handed to
+Jars come from ``$PIXRING_CACHE/jars/spark`` (resolved by mvn, see :mod:`infra.jars`) and are handed to
 Spark as ``spark.jars``. Jobs receive the session as an argument; nothing else creates one.
+
+The console: unless the command runs with ``-v`` (the root logger at DEBUG), the driver's JVM logs through
+``pixring/log4j2.properties`` (errors only) and the session's level is ``ERROR``, so a command shows
+pixring's own lines; with ``-v`` Spark keeps its defaults and ``PIXRING_SPARK_LOG_LEVEL``.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+from pathlib import Path
 
 from pyspark.sql import SparkSession
 
+from pixring.contract import TIMEZONE
 from pixring.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
+
+#: the quiet log4j2 configuration of the driver JVM
+LOG4J2_PROPERTIES = Path(__file__).with_name("log4j2.properties")
 
 
 def get_spark(settings: Settings | None = None, **extra_conf: str) -> SparkSession:
@@ -31,6 +40,10 @@ def get_spark(settings: Settings | None = None, **extra_conf: str) -> SparkSessi
     os.environ.setdefault("PYSPARK_PYTHON", os.sys.executable)
     jars = ",".join(str(p) for p in [*classpath("spark"), *classpath("graphx")])
     warehouse = settings.paths.home / "spark-warehouse"
+    verbose = logging.getLogger().isEnabledFor(logging.DEBUG)
+    java_opts = f"-Dderby.system.home={settings.paths.home}"
+    if not verbose:
+        java_opts += f" -Dlog4j2.configurationFile={LOG4J2_PROPERTIES.as_uri()}"
     builder = (
         SparkSession.builder.master(sp.master)
         .appName(sp.app_name)
@@ -40,10 +53,10 @@ def get_spark(settings: Settings | None = None, **extra_conf: str) -> SparkSessi
         .config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
         .config("spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog")
         .config("spark.sql.warehouse.dir", str(warehouse))
-        .config("spark.sql.session.timeZone", "America/Sao_Paulo")
+        .config("spark.sql.session.timeZone", TIMEZONE)
         .config("spark.ui.enabled", str(sp.ui_enabled).lower())
         .config("spark.sql.adaptive.enabled", "true")
-        .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={settings.paths.home}")
+        .config("spark.driver.extraJavaOptions", java_opts)
         .config("spark.databricks.delta.retentionDurationCheck.enabled", "true")
         # Delta replays its log with this many partitions (default 50): far too many on a small machine
         .config("spark.databricks.delta.snapshotPartitions", str(sp.delta_snapshot_partitions))
@@ -55,7 +68,7 @@ def get_spark(settings: Settings | None = None, **extra_conf: str) -> SparkSessi
     for key, value in extra_conf.items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
-    spark.sparkContext.setLogLevel(sp.log_level)
+    spark.sparkContext.setLogLevel(sp.log_level if verbose else "ERROR")
     log.debug("spark %s master=%s", spark.version, sp.master)
     return spark
 

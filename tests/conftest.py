@@ -75,14 +75,11 @@ def unique() -> str:
 
 @pytest.fixture(scope="session")
 def make_settings(settings: Settings) -> Callable[..., Settings]:
-    """``make_settings(home, **env)``: a :class:`Settings` rooted at ``home`` (with the session's jars linked
-    in, so a subprocess can start Spark there too), built with extra ``PIXRING_*`` environment values."""
+    """``make_settings(home, **env)``: a :class:`Settings` rooted at ``home`` (the jars come from the shared
+    ``PIXRING_CACHE``, so a subprocess can start Spark there too), built with extra ``PIXRING_*`` values."""
 
     def make(home: Path, **env: str) -> Settings:
         home.mkdir(parents=True, exist_ok=True)
-        jars = home / "jars"
-        if not jars.exists():
-            jars.symlink_to(settings.paths.jars, target_is_directory=True)
         with pytest.MonkeyPatch.context() as mp:
             mp.setenv("PIXRING_HOME", str(home))
             for key, value in env.items():

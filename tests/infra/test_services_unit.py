@@ -17,6 +17,7 @@ def isolated_settings(tmp_path, monkeypatch):
     from pixring.settings import Settings
 
     monkeypatch.setenv("PIXRING_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("PIXRING_CACHE", str(tmp_path / "cache"))  # a bad jar group never lands in the shared cache
     return Settings()
 
 

@@ -14,11 +14,12 @@ from pixring.settings import KafkaSettings
 
 def test_client_config_carries_security_only_when_set() -> None:
     plain = KafkaSettings(bootstrap_servers="b1:9092,b2:9092")
-    assert kafka.client_config(plain) == {"bootstrap.servers": "b1:9092,b2:9092"}
+    # log_level 3: librdkafka's own stderr lines are errors only (the test runs without -v)
+    assert kafka.client_config(plain) == {"bootstrap.servers": "b1:9092,b2:9092", "log_level": 3}
     secure = KafkaSettings(bootstrap_servers="b:9093", security_protocol="SASL_SSL", ssl_ca_location="/ca.pem",
                            sasl_mechanism="SCRAM-SHA-512", sasl_username="pix", sasl_password="s3cret-pass")
     conf = kafka.client_config(secure, **{"linger.ms": 7})
-    assert conf == {"bootstrap.servers": "b:9093", "security.protocol": "SASL_SSL", "ssl.ca.location": "/ca.pem",
+    assert conf == {"bootstrap.servers": "b:9093", "log_level": 3, "security.protocol": "SASL_SSL", "ssl.ca.location": "/ca.pem",
                     "sasl.mechanism": "SCRAM-SHA-512", "sasl.username": "pix", "sasl.password": "s3cret-pass",
                     "linger.ms": 7}
 
