@@ -10,8 +10,13 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from pixring.errors import PixringError
+
+if TYPE_CHECKING:
+    from api.workers import WorkerBoard
 
 log = logging.getLogger(__name__)
 
@@ -25,23 +30,37 @@ def _cmd_api(args: argparse.Namespace) -> int:
     import uvicorn
 
     from api.app import create_app
+    from api.workers import WorkerBoard, WorkerServer
     from pixring.settings import get_settings
 
     settings = get_settings()
     host = args.host or settings.api.host
     port = args.port or settings.api.port
     workers = args.workers or settings.api.workers
+    graceful = settings.api.graceful_timeout_seconds
     # access_log off: raw paths can hold a clear Pix key; the metrics middleware logs route templates only
     # log_config=None: uvicorn's own records go through pixring's handler (same format, with ``corr``)
-    common = {"access_log": False, "log_level": "info", "timeout_keep_alive": 30, "log_config": None}
+    # timeout_graceful_shutdown: on SIGTERM requests in flight get this long, then they are cancelled
+    common = {"access_log": False, "log_level": "info", "timeout_keep_alive": 30, "log_config": None,
+              "timeout_graceful_shutdown": graceful}
     if args.reuse_port:  # one worker of a multi-worker API (below): its own socket on the shared port
-        server = uvicorn.Server(uvicorn.Config(create_app(settings), host=host, port=port, **common))
+        app = create_app(settings)
+        board = WorkerBoard.for_port(settings.paths.run, port, workers)
+        app.state.ctx.extra["workers"] = board  # /readyz counts every worker on it
+        server = WorkerServer(uvicorn.Config(app, host=host, port=port, **common), board, app.state.ctx)
         sock = _bound_socket(host, port, reuse_port=True)
         sock.listen(2048)
         server.run(sockets=[sock])
         return 0
     if workers > 1:
-        return _supervise(host, port, workers)
+        if port == 0:
+            raise PixringError("--workers N needs a fixed port (with port 0 each worker would get its own)")
+        _bound_socket(host, port, reuse_port=False).close()  # fails when anything, another API too, listens there
+        board = WorkerBoard.for_port(settings.paths.run, port, workers)
+        cmd = [sys.executable, "-m", "pixring.cli", "api", "--host", host, "--port", str(port),
+               "--workers", str(workers), "--reuse-port"]
+        log.info("API: %d worker processes on %s:%d (SO_REUSEPORT)", workers, host, port)
+        return Supervisor(cmd, workers, board, graceful_s=graceful).run()
     uvicorn.run(create_app(settings), host=host, port=port, **common)
     return 0
 
@@ -61,65 +80,112 @@ def _bound_socket(host: str, port: int, *, reuse_port: bool) -> socket.socket:
     return sock
 
 
-def _supervise(host: str, port: int, workers: int) -> int:
-    """``workers`` API processes, each listening on its own ``SO_REUSEPORT`` socket of the same port.
+class Supervisor:
+    """``workers`` processes of ``cmd``, each an API worker listening on its own ``SO_REUSEPORT`` socket of the
+    same port (what gunicorn and uvicorn's ``workers=`` do not give: theirs share one socket, see docs/api.md).
 
-    Why not uvicorn's ``workers=``: its processes share one listening socket, and each accepts every
-    connection pending when it wakes, so a burst of keep-alive clients lands on one process (32 connections
-    opened together: 32/0, 31/1, 26/6 in most tries) while the other idles. With one socket per process the
-    kernel spreads connections across them by address hash. A process that exits stops the others (the
-    service manager sees the API down, with that process's exit code); SIGTERM / SIGINT stop every worker
-    (SIGTERM, 30 s, then SIGKILL); a worker gets SIGTERM if the supervisor itself dies.
+    - A worker that exits while the API runs is replaced. One that exits with an error before it ever
+      listened (a boot failure: bad settings, an import error) stops the API with its exit code instead of
+      being restarted in a loop.
+    - SIGTERM / SIGINT: every worker gets SIGTERM (even on Ctrl-C: a second SIGINT makes uvicorn skip
+      draining), has ``graceful_s`` to finish its requests, and is killed ``KILL_MARGIN_S`` later if still alive.
+    - A worker gets SIGTERM if the supervisor itself dies, whatever kills it (``PR_SET_PDEATHSIG``).
     """
-    if port == 0:
-        raise PixringError("--workers N needs a fixed port (with port 0 each worker would get its own)")
-    _bound_socket(host, port, reuse_port=False).close()  # fails when anything, another API too, listens there
-    cmd = [sys.executable, "-m", "pixring.cli", "api", "--host", host, "--port", str(port), "--reuse-port"]
-    children: list[subprocess.Popen] = []
-    asked: list[int] = []
 
-    def stop_all() -> None:
-        for c in children:
+    KILL_MARGIN_S = 5.0
+
+    def __init__(self, cmd: list[str], workers: int, board: WorkerBoard, *, graceful_s: float,
+                 poll_s: float = 0.2) -> None:
+        self.cmd, self.workers, self.board = cmd, workers, board
+        self.graceful_s, self.poll_s = graceful_s, poll_s
+        self.children: list[subprocess.Popen] = []
+        self.asked: list[int] = []
+        self.replaced = 0
+        self._termed: set[int] = set()
+        self._preexec = _die_with_parent()
+
+    def _spawn(self) -> subprocess.Popen:
+        return subprocess.Popen(self.cmd, preexec_fn=self._preexec)
+
+    def _stop_all(self) -> None:
+        """SIGTERM, once, to every worker (a second one would cut a worker's shutdown short)."""
+        for c in self.children:
+            if c.pid in self._termed:
+                continue
+            self._termed.add(c.pid)
             if c.poll() is None:
-                c.send_signal(signal.SIGTERM)  # SIGTERM even on Ctrl-C: a second SIGINT makes uvicorn skip draining
+                c.send_signal(signal.SIGTERM)
 
-    def on_signal(signum: int, _frame: object) -> None:
-        asked.append(signum)
-        stop_all()
+    def _on_signal(self, signum: int, _frame: object) -> None:
+        self.asked.append(signum)
+        self._stop_all()
 
-    signal.signal(signal.SIGTERM, on_signal)  # before the first worker exists: none is left behind
-    signal.signal(signal.SIGINT, on_signal)
-    for _ in range(workers):
-        if not asked:
-            children.append(subprocess.Popen(cmd, preexec_fn=_die_with_parent))
-    log.info("API: %d worker processes on %s:%d (SO_REUSEPORT), pids %s", len(children), host, port,
-             [c.pid for c in children])
-    while not asked and all(c.poll() is None for c in children):
-        time.sleep(0.2)
-    crashed = [c for c in children if c.poll() is not None] if not asked else []
-    if crashed:
-        log.error("API worker %d exited with %s: stopping the others", crashed[0].pid, crashed[0].returncode)
-        stop_all()
-    for c in children:
-        try:
-            c.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            log.warning("API worker %d did not stop in 30 s: killed", c.pid)
-            c.kill()
-            c.wait()
-    if crashed:
-        code = crashed[0].returncode
-        return code if code > 0 else 1
-    # uvicorn re-raises the signal it shut down on, so a stopped worker reports -SIGTERM (or 0)
-    return 0 if all(c.returncode in (0, -signal.SIGTERM, -signal.SIGINT) for c in children) else 1
+    def run(self) -> int:
+        previous = {s: signal.signal(s, self._on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+        try:  # the handlers are in place before the first worker exists: none is left behind
+            self.board.clear()
+            for _ in range(self.workers):
+                if not self.asked:
+                    self.children.append(self._spawn())
+            log.info("API workers: pids %s", [c.pid for c in self.children])
+            failed = self._watch()
+            self._stop_all()
+            self._reap()
+        finally:
+            for s, h in previous.items():
+                signal.signal(s, h)
+            for c in self.children:
+                self.board.drop(c.pid)
+        if failed is not None:
+            return failed
+        # uvicorn re-raises the signal it shut down on, so a stopped worker reports -SIGTERM (or 0)
+        return 0 if all(c.returncode in (0, -signal.SIGTERM, -signal.SIGINT) for c in self.children) else 1
+
+    def _watch(self) -> int | None:
+        """Until asked to stop: replace workers that exit. The exit code to stop with on a boot failure."""
+        while not self.asked:
+            for i, c in enumerate(self.children):
+                if self.asked or c.poll() is None:
+                    continue
+                listened = self.board.state(c.pid) is not None
+                self.board.drop(c.pid)
+                if not listened and c.returncode > 0:
+                    log.error("API worker %d exited with %s before it listened: stopping the API", c.pid,
+                              c.returncode)
+                    return c.returncode
+                self.children[i] = self._spawn()
+                self.replaced += 1
+                log.warning("API worker %d exited with %s: replaced by %d", c.pid, c.returncode,
+                            self.children[i].pid)
+            time.sleep(self.poll_s)
+        return None
+
+    def _reap(self) -> None:
+        """Wait for every worker, ``graceful_s + KILL_MARGIN_S`` in all from now; SIGKILL those still alive."""
+        deadline = time.monotonic() + self.graceful_s + self.KILL_MARGIN_S
+        for c in self.children:
+            try:
+                c.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                log.warning("API worker %d did not stop in %.0f s: killed", c.pid,
+                            self.graceful_s + self.KILL_MARGIN_S)
+                c.kill()
+                c.wait()
 
 
-def _die_with_parent() -> None:
-    """In a worker, before exec: SIGTERM when the supervisor dies, whatever kills it (Linux prctl)."""
+def _die_with_parent() -> Callable[[], None]:
+    """For a worker, run between fork and exec: SIGTERM when the supervisor dies, whatever kills it (Linux
+    prctl). Resolved here, in the parent: the child runs one C call and imports nothing (a lock held by another
+    thread at fork time would never be released in the child)."""
     import ctypes
 
-    pr_set_pdeathsig = 1
-    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    pr_set_pdeathsig, sigterm = 1, int(signal.SIGTERM)
+
+    def preexec() -> None:
+        prctl(pr_set_pdeathsig, sigterm)
+
+    return preexec
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import json
 import logging
 import os
 import shutil
@@ -507,7 +508,8 @@ class StreamService(_PixringCommand):
 
 
 class ApiService(_PixringCommand):
-    """The FastAPI service (``pixring api``); ready when ``/readyz`` says Neo4j and the read model are there."""
+    """The FastAPI service (``pixring api``); ready when ``/readyz`` says Neo4j and the read model are there and
+    every worker of ``--workers N`` listens with its read model loaded (``workers``: expected / listening / ready)."""
 
     name = "api"
     args = ("api",)
@@ -524,7 +526,8 @@ class ApiService(_PixringCommand):
 
     def is_ready(self) -> bool:
         with urllib.request.urlopen(f"{self.settings.api.url}/readyz", timeout=2) as resp:
-            return resp.status == 200
+            w = json.load(resp).get("workers", {}) if resp.status == 200 else {}
+        return bool(w) and w["listening"] == w["ready"] == w["expected"] == self.settings.api.workers
 
 
 SERVICES: dict[str, type[Service]] = {

@@ -1,4 +1,5 @@
-"""``/healthz`` (the process is up), ``/readyz`` (Neo4j and the read model reachable), ``/metrics``."""
+"""``/healthz`` (the process is up), ``/readyz`` (Neo4j reachable, the read model loaded, every worker
+listening), ``/metrics``."""
 
 from __future__ import annotations
 
@@ -16,12 +17,17 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="Readiness: Neo4j and the read model reachable",
+@router.get("/readyz", summary="Readiness: Neo4j reachable, the read model loaded, every worker listening",
             responses={503: {"description": "not ready"}})
 def readyz(ctx: Ctx) -> JSONResponse:
     neo4j = ctx.graph.ping()
     rm = ctx.readmodel.ready
-    body = {"ready": neo4j and rm, "neo4j": neo4j, "read_model": rm,
+    # every worker of `pixring api --workers N` (api.workers.WorkerBoard), whichever answers; one process alone
+    # answers for itself
+    board = ctx.extra.get("workers")
+    workers = board.counts() if board is not None else {"expected": 1, "listening": 1, "ready": int(rm)}
+    ready = neo4j and rm and workers["listening"] == workers["ready"] == workers["expected"]
+    body = {"ready": ready, "neo4j": neo4j, "read_model": rm, "workers": workers,
             "model": {"loaded": ctx.model.ready, "name": ctx.model.model_name, "version": ctx.model.version},
             "read_model_status": ctx.readmodel.status(), "graph_projection": ctx.projection.status()}
     return JSONResponse(jsonable(body), status_code=200 if body["ready"] else 503)

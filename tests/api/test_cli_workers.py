@@ -1,31 +1,56 @@
-"""``pixring api --workers N``: N processes, each with its own SO_REUSEPORT socket (real processes)."""
+"""``pixring api --workers N``: N processes, each with its own SO_REUSEPORT socket, ready only when all are
+(real processes); the supervisor's replacement, boot-failure and graceful-timeout rules (fake workers)."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
+import urllib.error
 import urllib.request
 
 import psutil
+import pytest
 
+from api.cli import Supervisor
+from api.workers import WorkerBoard
 from tests.api.conftest import _free_port
 
 
-def _wait_healthy(url: str, proc: subprocess.Popen, timeout_s: float = 90.0) -> None:
+def _readyz(url: str) -> tuple[int, dict]:
+    try:
+        with urllib.request.urlopen(f"{url}/readyz", timeout=5) as resp:
+            return resp.status, json.load(resp)
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.load(exc)
+
+
+def _wait_ready(url: str, proc: subprocess.Popen, workers: int, timeout_s: float = 180.0) -> dict:
+    """Until ``/readyz`` says 200 with every worker listening and ready (the state the tests need)."""
     deadline = time.monotonic() + timeout_s
+    last: object = None
     while time.monotonic() < deadline:
         assert proc.poll() is None, f"pixring api exited with {proc.returncode}"
         try:
-            with urllib.request.urlopen(f"{url}/healthz", timeout=2) as resp:
-                if resp.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.3)
-    raise AssertionError(f"{url}/healthz did not answer in {timeout_s}s")
+            last = _readyz(url)
+        except OSError as exc:  # not listening yet
+            last = exc
+        else:
+            if last[0] == 200:
+                w = last[1]["workers"]
+                assert w == {"expected": workers, "listening": workers, "ready": workers}, last
+                return last[1]
+        time.sleep(0.2)
+    raise AssertionError(f"{url}/readyz not ready in {timeout_s}s: {last}")
+
+
+def _workers(proc: subprocess.Popen) -> list[psutil.Process]:
+    return psutil.Process(proc.pid).children()
 
 
 def _start(api_settings, tmp_path, name: str) -> tuple[subprocess.Popen, list[psutil.Process], int]:
@@ -34,17 +59,25 @@ def _start(api_settings, tmp_path, name: str) -> tuple[subprocess.Popen, list[ps
     proc = subprocess.Popen([sys.executable, "-m", "pixring.cli", "api", "--workers", "2"], env=env,
                             stdout=subprocess.DEVNULL, stderr=open(tmp_path / f"{name}.log", "w"),  # noqa: SIM115
                             start_new_session=True)
-    _wait_healthy(f"http://127.0.0.1:{port}", proc)
-    children = psutil.Process(proc.pid).children()
+    _wait_ready(f"http://127.0.0.1:{port}", proc, 2)
+    children = _workers(proc)
     assert len(children) == 2
     return proc, children, port
 
 
+def _stop(proc: subprocess.Popen, children: list[psutil.Process]) -> None:
+    proc.send_signal(signal.SIGTERM)  # the parent only: it passes the signal on
+    assert proc.wait(timeout=60) == 0
+    assert not psutil.wait_procs(children, timeout=10)[1]
+
+
+@pytest.mark.neo4j
 def test_workers_share_a_burst_of_connections_and_stop_together(api_settings, tmp_path) -> None:
     proc, children, port = _start(api_settings, tmp_path, "burst")
     try:
-        # 32 keep-alive connections opened together (what a pool of clients does): uvicorn's own workers= put
-        # most or all of them on one process; here the kernel spreads them over both sockets
+        # 32 keep-alive connections opened together (what a pool of clients does) once /readyz says both workers
+        # listen: uvicorn's own workers= (one shared socket) put most or all of them on one process; here the
+        # kernel spreads them over both sockets
         conns = [socket.create_connection(("127.0.0.1", port)) for _ in range(32)]
         for c in conns:
             c.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
@@ -55,21 +88,27 @@ def test_workers_share_a_burst_of_connections_and_stop_together(api_settings, tm
         for c in conns:
             c.close()
         assert sum(per_child) == 32 and min(per_child) > 0, per_child
-        proc.send_signal(signal.SIGTERM)  # the parent only: it passes the signal on
-        assert proc.wait(timeout=30) == 0
-        gone, alive = psutil.wait_procs(children, timeout=10)
-        assert not alive
+        _stop(proc, children)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
 
 
-def test_a_dead_worker_stops_the_api_and_a_dead_supervisor_its_workers(api_settings, tmp_path) -> None:
-    proc, children, _ = _start(api_settings, tmp_path, "crash")
+@pytest.mark.neo4j
+def test_a_dead_worker_is_replaced_and_a_dead_supervisor_takes_its_workers(api_settings, tmp_path) -> None:
+    proc, children, port = _start(api_settings, tmp_path, "crash")
+    url = f"http://127.0.0.1:{port}"
     try:
         children[0].kill()
-        assert proc.wait(timeout=40) == 1  # not 0: the service manager sees the API down
-        assert not psutil.wait_procs(children, timeout=10)[1]
+        assert children[0].wait(timeout=10) == -signal.SIGKILL
+        deadline = time.monotonic() + 180
+        while len({c.pid for c in _workers(proc)} - {children[0].pid}) < 2:  # the replacement exists
+            assert time.monotonic() < deadline and proc.poll() is None, "no replacement"
+            time.sleep(0.2)
+        _wait_ready(url, proc, 2)  # and listens: the API is whole again, the supervisor never stopped
+        now = _workers(proc)
+        assert len(now) == 2 and children[1].pid in {c.pid for c in now}
+        _stop(proc, now)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
@@ -94,3 +133,91 @@ def test_a_taken_port_is_a_clear_error(api_settings) -> None:
                            env=env, capture_output=True, text=True, timeout=60)
     assert r.returncode == 2
     assert f"cannot listen on 127.0.0.1:{port}" in r.stderr
+
+
+@pytest.mark.neo4j
+@pytest.mark.mlflow
+def test_readyz_counts_every_worker_on_the_board(client, live_api, tmp_path) -> None:
+    ctx = live_api.app.state.ctx
+    board = WorkerBoard(tmp_path / "board", 2)
+    board.clear()
+    board.mark(101, "ready")
+    board.mark(102, "listening")  # listens, read model still loading
+    ctx.extra["workers"] = board
+    try:
+        r = client.get("/readyz")
+        assert r.status_code == 503 and r.json()["workers"] == {"expected": 2, "listening": 2, "ready": 1}
+        board.mark(102, "ready")
+        r = client.get("/readyz")
+        assert r.status_code == 200 and r.json()["workers"] == {"expected": 2, "listening": 2, "ready": 2}
+        board.drop(101)  # reaped by the supervisor: its replacement is not there yet
+        r = client.get("/readyz")
+        assert r.status_code == 503 and r.json()["workers"] == {"expected": 2, "listening": 1, "ready": 1}
+    finally:
+        del ctx.extra["workers"]
+    r = client.get("/readyz")  # one process alone answers for itself
+    assert r.status_code == 200 and r.json()["workers"] == {"expected": 1, "listening": 1, "ready": 1}
+
+
+# --- the supervisor's rules, with fake workers (real processes, no API) ------------------------------------
+
+def _fake_worker(board: WorkerBoard, *, on_term: str) -> list[str]:
+    """A worker that puts itself on the board as ready, then on SIGTERM exits 0 or ignores it."""
+    handler = "signal.SIG_IGN" if on_term == "ignore" else "lambda *_: sys.exit(0)"
+    code = (f"import os, signal, sys, time; signal.signal(signal.SIGTERM, {handler}); "
+            f"from api.workers import WorkerBoard; WorkerBoard({str(board.directory)!r}, 2).mark(os.getpid(), "
+            "'ready'); time.sleep(600)")
+    return [sys.executable, "-c", code]
+
+
+def _sigterm_when(sup: Supervisor, condition, timeout_s: float = 60.0) -> threading.Thread:
+    """SIGTERM to this process, where ``sup`` runs in the main thread, once ``condition()`` (or after
+    ``timeout_s``: the test's assertions then fail) and only while ``sup`` handles SIGTERM."""
+
+    def run() -> None:
+        deadline = time.monotonic() + timeout_s
+        while not condition() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if signal.getsignal(signal.SIGTERM) == sup._on_signal:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    return t
+
+
+def test_a_worker_that_fails_before_it_listens_stops_the_supervisor_with_its_code(tmp_path) -> None:
+    board = WorkerBoard(tmp_path / "board", 2)
+    sup = Supervisor([sys.executable, "-c", "raise SystemExit(3)"], 2, board, graceful_s=1, poll_s=0.05)
+    assert sup.run() == 3  # a boot failure is not restarted in a loop
+    assert sup.replaced == 0 and all(c.returncode is not None for c in sup.children)
+    assert board.counts() == {"expected": 2, "listening": 0, "ready": 0}
+
+
+def test_a_worker_that_ignores_sigterm_is_killed_after_the_graceful_timeout(tmp_path) -> None:
+    board = WorkerBoard(tmp_path / "board", 2)
+    sup = Supervisor(_fake_worker(board, on_term="ignore"), 2, board, graceful_s=0.5, poll_s=0.05)
+    sup.KILL_MARGIN_S = 0.5
+    _sigterm_when(sup, lambda: board.counts()["ready"] == 2)
+    t0 = time.monotonic()
+    assert sup.run() == 1  # killed workers: not a clean stop
+    assert time.monotonic() - t0 >= 1.0
+    assert [c.returncode for c in sup.children] == [-signal.SIGKILL] * 2
+    assert board.counts()["listening"] == 0  # the supervisor takes reaped workers off the board
+
+
+def test_a_worker_that_exits_after_it_listened_is_replaced(tmp_path) -> None:
+    board = WorkerBoard(tmp_path / "board", 2)
+    sup = Supervisor(_fake_worker(board, on_term="exit"), 2, board, graceful_s=5, poll_s=0.05)
+    first: list[int] = []
+
+    def killed_one_and_replaced() -> bool:
+        if not first and board.counts()["ready"] == 2:
+            first.append(sup.children[0].pid)
+            os.kill(first[0], signal.SIGKILL)
+        return bool(first) and sup.replaced == 1 and board.counts()["ready"] == 2
+
+    _sigterm_when(sup, killed_one_and_replaced)
+    assert sup.run() == 0  # stopped on SIGTERM: the workers exited 0
+    assert sup.replaced == 1 and first[0] not in {c.pid for c in sup.children}
+    assert [c.returncode for c in sup.children] == [0, 0]

@@ -142,12 +142,17 @@ def test_the_next_relationship_type_shares_no_label_with_those_being_written() -
 
 
 class _FakeDriver:
-    """Sessions whose writes take a little time and record which labels are being written at once."""
+    """Sessions whose writes take a little time and record which labels are being written at once. With
+    ``meet=True`` the first write waits (up to 10 s) until a second one runs beside it, so two lanes that can
+    write at once are seen doing so however slowly the second lane's thread gets going."""
 
-    def __init__(self, fail: str | None = None) -> None:
+    def __init__(self, fail: str | None = None, meet: bool = False) -> None:
         import threading
 
         self.lock, self.active, self.overlaps, self.fail = threading.Lock(), [], [], fail
+        self.met = threading.Event()
+        if not meet:
+            self.met.set()
 
     def session(self, **_kwargs):
         driver = self
@@ -176,6 +181,9 @@ class _FakeDriver:
                                 driver.overlaps.append((rel_type, other))
                                 assert not labels & set(REL_ENDPOINTS[other]), (rel_type, other)
                             driver.active.append(rel_type)
+                            if len(driver.active) > 1:
+                                driver.met.set()
+                        driver.met.wait(10)
                         time.sleep(0.002 * len(rows))
                         with driver.lock:
                             driver.active.remove(rel_type)
@@ -194,7 +202,7 @@ class _FakeDriver:
 def test_two_lanes_write_disjoint_labels_at_once_and_every_type_once() -> None:
     rows = {t: [[f"{t}{i}", "x", None, None, None, None, "h"] for i in range(n)]
             for t, n in {"POSSUI": 3, "USA": 4, "PAGOU": 6, "TRANSFERIU": 6}.items()}
-    driver = _FakeDriver()
+    driver = _FakeDriver(meet=True)
     assert nl._write_rels(driver, "neo4j", rows, batch_size=1, lanes=2) == {"POSSUI": 3, "USA": 4, "PAGOU": 6,
                                                                             "TRANSFERIU": 6}
     assert {frozenset(pair) for pair in driver.overlaps} >= {frozenset({"PAGOU", "TRANSFERIU"})}
