@@ -441,7 +441,6 @@ def build_keys(users: Users, total: int, rng: np.random.Generator, requests: lis
 
     u_extra = rng.random(int(extra.sum()) + 1)  # timing of extra keys
     u_pos = 0
-    cad = users.cadastro
     doc_type = np.where(users.is_pj, K_CNPJ, K_CPF)
     req_index = [-1] * len(requests)
     for i in range(n):
@@ -565,7 +564,6 @@ def build_devices(users: Users, total: int, rng: np.random.Generator, diff: Diff
     """
     n = users.n
     p_tipo = np.array([0.70, 0.19, 0.04, 0.07])
-    fp_user: list[np.ndarray] = []
     b_fp: list[np.ndarray] = []
     b_user: list[np.ndarray] = []
     b_reg: list[np.ndarray] = []

@@ -237,11 +237,11 @@ def dispositivos_compartilhados(bindings: DataFrame, p: GraphSettings) -> DataFr
     per = bindings.groupBy("id_dispositivo").agg(F.countDistinct("id_usuario").alias("n_usuarios"))
     b = bindings.join(per.where((F.col("n_usuarios") >= 2) & (F.col("n_usuarios") <= p.disp_max_usuarios)),
                       "id_dispositivo")
-    l = b.select("id_dispositivo", "n_usuarios", F.col("id_usuario").alias("u1"), F.col("primeiro").alias("p1"),
-                 F.col("n_falhas").alias("f1"))
+    left = b.select("id_dispositivo", "n_usuarios", F.col("id_usuario").alias("u1"), F.col("primeiro").alias("p1"),
+                    F.col("n_falhas").alias("f1"))
     r = b.select("id_dispositivo", F.col("id_usuario").alias("u2"), F.col("primeiro").alias("p2"),
                  F.col("n_falhas").alias("f2"))
-    return l.join(r, "id_dispositivo").where(F.col("u1") < F.col("u2")).select(
+    return left.join(r, "id_dispositivo").where(F.col("u1") < F.col("u2")).select(
         "id_dispositivo", "u1", "u2", F.greatest("p1", "p2").alias("compartilhado_em"), "n_usuarios",
         (F.col("f1") + F.col("f2")).alias("n_falhas"),
     )

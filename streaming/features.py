@@ -82,7 +82,7 @@ class ReceiptState:
     def is_late(self, t: float) -> bool:
         return t < self.max_event - self.watermark
 
-    def features(self, t: float, id_tx: str, origem: str, destino: str, valor: float) -> dict[str, float]:
+    def features(self, t: float, id_tx: str, origem: str, destino: str, valor: float) -> dict[str, float]:  # noqa: ARG002
         """The four stateful features for a transaction at ``t`` (receipts strictly before ``t``)."""
         out = {"recebidos_10min_destino": 0.0, "recebidos_1h_destino": 0.0,
                "remetentes_distintos_1h_destino": 0.0, "repasse_origem": 0.0}

@@ -131,7 +131,7 @@ def test_shared_devices_pairs_and_public_terminals(spark) -> None:
     rows = [("D1", "U1", when, 1, 0, 0), ("D1", "U2", when + timedelta(days=1), 1, 0, 2)]
     rows += [("PUB", f"X{i:02d}", when, 0, 1, 0) for i in range(P.disp_max_usuarios + 1)]
     bindings = spark.createDataFrame(
-        [(d, u, t, t, r, l, f) for d, u, t, r, l, f in rows],
+        [(d, u, t, t, r, lg, f) for d, u, t, r, lg, f in rows],
         "id_dispositivo string, id_usuario string, primeiro timestamp, ultimo timestamp, n_registros long, "
         "n_logins long, n_falhas long",
     )

@@ -91,7 +91,8 @@ def test_a_started_prometheus_refuses_lifecycle_calls_and_holds_no_secret(env_se
     svc.start()
     try:
         pid = svc.pid()
-        environ = open(f"/proc/{pid}/environ", "rb").read().split(b"\0")
+        with open(f"/proc/{pid}/environ", "rb") as fh:
+            environ = fh.read().split(b"\0")
         assert not [e for e in environ if e.startswith((b"PIXRING_", b"MLFLOW_", b"AWS_"))]
         for path in ("/-/reload", "/-/quit"):
             req = urllib.request.Request(f"{s.prometheus.url}{path}", method="POST")
