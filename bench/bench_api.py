@@ -17,7 +17,6 @@ import asyncio
 import os
 import random
 import re
-import socket
 import statistics
 import subprocess
 import sys
@@ -32,11 +31,7 @@ import uvloop
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.helpers import free_port  # noqa: E402 - after the sys.path line
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -189,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     url = args.url
     if url is None:
         model_name, model_note = _ensure_model(settings)
-        port = _free_port()
+        port = free_port()
         env = {**os.environ, "PIXRING_API_PORT": str(port), "PIXRING_MLFLOW_MODEL_NAME": model_name,
                "PIXRING_API_WORKERS": str(args.workers),
                "PIXRING_API_GRAPH_PROJECTION": "false" if args.no_projection else "true"}

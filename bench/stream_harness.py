@@ -36,6 +36,7 @@ import numpy as np
 from pixring import kafka
 from pixring.contract import STREAM_SCHEMA_VERSION, TIMESTAMP_FORMAT, TIMEZONE
 from pixring.settings import Settings, get_settings
+from tests.helpers import free_port
 
 log = logging.getLogger(__name__)
 
@@ -302,14 +303,6 @@ def run_quality(source: str, home: str | None, model_name: str | None, rate: flo
 
 
 # ------------------------------------------------------------------------------------------ broker restart
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def run_broker_restart(rate: float = 500.0, seconds: float = 60.0, restart_after: float = 20.0,
                        down_s: float = 10.0, drain_s: float = 300.0) -> dict:
     """Restart a *private* Kafka broker (own home and ports, never the shared one) under load: produce at
@@ -324,10 +317,10 @@ def run_broker_restart(rate: float = 500.0, seconds: float = 60.0, restart_after
     tag = uuid.uuid4().hex[:8]
     home = Path(tempfile.mkdtemp(prefix="pixring-bench-broker-"))
     _bench_home(base, home)
-    kport = _free_port()
+    kport = free_port()
     env = {**os.environ, "PIXRING_HOME": str(home), "PIXRING_KAFKA_PORT": str(kport),
-           "PIXRING_KAFKA_CONTROLLER_PORT": str(_free_port()), "PIXRING_PROMETHEUS_KAFKA_EXPORTER_PORT": str(_free_port()),
-           "PIXRING_KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{kport}", "PIXRING_STREAMING_METRICS_PORT": str(_free_port()),
+           "PIXRING_KAFKA_CONTROLLER_PORT": str(free_port()), "PIXRING_PROMETHEUS_KAFKA_EXPORTER_PORT": str(free_port()),
+           "PIXRING_KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{kport}", "PIXRING_STREAMING_METRICS_PORT": str(free_port()),
            "PIXRING_MLFLOW_MODEL_NAME": f"pixring-bench-broker-{tag}"}
     saved = {k: os.environ.get(k) for k in env if k.startswith("PIXRING_")}
     os.environ.update({k: v for k, v in env.items() if k.startswith("PIXRING_")})

@@ -9,7 +9,6 @@ minutes; C pays X an hour later. M1, M2 and C share device D and form ring R.
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -22,6 +21,7 @@ import pyarrow as pa
 import pytest
 
 from pixring.settings import MLflowSettings, PathSettings, Settings
+from tests.helpers import free_port
 
 T0 = datetime(2026, 10, 1, 13, 0, 0)
 HERE = Path(__file__).parent
@@ -41,12 +41,6 @@ class World:
 
     def uid(self, short: str) -> str:
         return self.users[short]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _ts(dt: datetime) -> datetime:
@@ -274,7 +268,7 @@ def live_api(api_settings: Settings, toy_graph: World) -> Iterator[LiveApi]:
     from api.app import create_app
 
     app = create_app(api_settings, background=False)
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, access_log=False,
                                            log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, daemon=True)

@@ -4,12 +4,12 @@ after pixring's start-up writes owner-only files (a private Prometheus on free p
 from __future__ import annotations
 
 import os
-import socket
 import stat
 import urllib.error
 import urllib.request
 
 import pytest
+from tests.helpers import free_port
 
 HOSTILE = {
     "PIXRING_PII_SECRET": "pii-secret-value-0123456789abcdef0123",
@@ -65,12 +65,6 @@ def test_prometheus_command_has_no_lifecycle_api(env_settings) -> None:
     assert f"--web.listen-address=127.0.0.1:{env_settings.prometheus.port}" in cmd
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def owner_umask():
     old = os.umask(0o077)
@@ -84,7 +78,7 @@ def test_a_started_prometheus_refuses_lifecycle_calls_and_holds_no_secret(env_se
     from pixring.settings import PrometheusSettings
 
     s = env_settings
-    s.prometheus = PrometheusSettings(port=_free_port(), kafka_exporter_port=_free_port())
+    s.prometheus = PrometheusSettings(port=free_port(), kafka_exporter_port=free_port())
     s.paths.home.mkdir(parents=True)
     harden_files(s.paths.home)
     svc = PrometheusService(s)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import csv
 import re
 import shutil
-import socket
 import time
 import urllib.request
 import uuid
@@ -26,6 +25,7 @@ from dataclasses import dataclass
 import pytest
 
 from pixring.demo import DemoReport
+from tests.helpers import free_port
 
 pytestmark = [pytest.mark.spark, pytest.mark.kafka, pytest.mark.neo4j, pytest.mark.mlflow, pytest.mark.slow]
 
@@ -50,12 +50,6 @@ STAGES = [
 REUSED = STAGES[:-1]
 LAYERS = ["rows bronze/transacoes_pix", "rows silver/transacoes_pix", "rows bronze/quarantine",
           "rows silver/usuarios", "rows gold/features_usuario"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _int(text: str) -> int:
@@ -106,10 +100,10 @@ def demo_settings(make_settings, tmp_path_factory, spark, kafka_bootstrap, mlflo
         "PIXRING_KAFKA_TOPIC_DLQ": f"test.demo.dlq.{unique}",
         "PIXRING_MLFLOW_MODEL_NAME": f"pixring-test-demo-{unique}",
         "PIXRING_MLFLOW_EXPERIMENT": "pixring-tests",
-        "PIXRING_STREAMING_METRICS_PORT": str(_free_port()),
+        "PIXRING_STREAMING_METRICS_PORT": str(free_port()),
         "PIXRING_STREAMING_TRIGGER_SECONDS": "0.5",
-        "PIXRING_API_PORT": str(_free_port()),
-        "PIXRING_NEO4J_BOLT_PORT": str(_free_port()),
+        "PIXRING_API_PORT": str(free_port()),
+        "PIXRING_NEO4J_BOLT_PORT": str(free_port()),
         "PIXRING_NEO4J_HEAP": "384m",
         "PIXRING_NEO4J_PAGECACHE": "64m",
         # the stream's own Spark (a subprocess; this process passes the session's)

@@ -7,11 +7,11 @@ packages) are what ``import streaming`` / ``lakehouse`` find, and import the toy
 
 from __future__ import annotations
 
-import socket
 import sys
 from pathlib import Path
 
 import pytest
+from tests.helpers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 for _path in (ROOT,):
@@ -22,12 +22,6 @@ for _name in ("lakehouse", "datagen", "pixring", "streaming", "gnn", "graph"):
     if _mod is not None and getattr(_mod, "__file__", None) is None:
         for _key in [k for k in sys.modules if k == _name or k.startswith(_name + ".")]:
             del sys.modules[_key]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
