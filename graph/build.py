@@ -21,10 +21,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import re
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -98,30 +96,10 @@ def gold_path(settings: Settings, name: str) -> str:
     return table_path(settings, "gold", name)
 
 
-def delta_version(spark: SparkSession, path: str) -> int:
-    """The latest committed version of the Delta table at ``path`` (-1 when there is none).
-
-    Read from the ``_delta_log`` listing (through Hadoop's FileSystem, so any storage Spark reaches)
-    instead of ``DESCRIBE HISTORY``, which costs a Spark job per table.
-    """
-    jvm = spark._jvm  # noqa: SLF001
-    log_dir = jvm.org.apache.hadoop.fs.Path(path.rstrip("/") + "/_delta_log")
-    fs = log_dir.getFileSystem(spark._jsc.hadoopConfiguration())  # noqa: SLF001
-    if not fs.exists(log_dir):
-        return -1
-    best = -1
-    for status in fs.listStatus(log_dir):
-        name = status.getPath().getName()
-        stem = name.split(".")[0]
-        if len(stem) == 20 and stem.isdigit() and (name.endswith(".json") or ".checkpoint" in name):
-            best = max(best, int(stem))
-    return best
-
-
 def current_silver_versions(spark: SparkSession, settings: Settings) -> dict[str, int]:
     out = {}
     for name in SILVER_INPUTS:
-        version = delta_version(spark, table_path(settings, "silver", name))
+        version = delta.latest_version(spark, table_path(settings, "silver", name))
         if version < 0:
             raise PixringError(f"silver table {name} does not exist yet: run `pixring ingest` and `pixring refine`")
         out[name] = version
@@ -130,7 +108,7 @@ def current_silver_versions(spark: SparkSession, settings: Settings) -> dict[str
 
 def last_build(spark: SparkSession, settings: Settings) -> dict[str, Any] | None:
     path = gold_path(settings, "graph_builds")
-    if delta_version(spark, path) < 0:
+    if delta.latest_version(spark, path) < 0:
         return None
     row = spark.read.format("delta").load(path).orderBy(F.col("built_at").desc()).limit(1).collect()
     return row[0].asDict() if row else None
@@ -158,11 +136,9 @@ def _append(df: DataFrame, path: str) -> None:
 
 
 def _parallel(jobs: Mapping[str, Callable[[], Any]], workers: int = 4) -> dict[str, Any]:
-    """Run independent Spark actions from a few driver threads: on a small cluster most of a Delta read or
-    write is driver-side latency (log replay, commit), which overlaps well. The first error is raised."""
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="graph-io") as pool:
-        futures = {name: pool.submit(fn) for name, fn in jobs.items()}
-        return {name: f.result() for name, f in futures.items()}
+    """Independent Spark actions from a few driver threads (:func:`lakehouse.delta.run_parallel`): on a small
+    cluster most of a Delta read or write is driver-side latency (log replay, commit), which overlaps well."""
+    return delta.run_parallel(jobs, workers)
 
 
 def _build_id(versions: Mapping[str, int], now: datetime) -> str:
@@ -416,7 +392,7 @@ def build_graph(
         lineage_path = gold_path(settings, "ring_lineage")
         if res.lineage:
             jobs["ring_lineage"] = lambda: _append(res.gold["ring_lineage"], lineage_path)
-        elif delta_version(spark, lineage_path) < 0:  # the table exists from the first build on
+        elif delta.latest_version(spark, lineage_path) < 0:  # the table exists from the first build on
             jobs["ring_lineage"] = lambda: delta.ensure_table(spark, lineage_path, GOLD_GRAPH["ring_lineage"])
         _parallel(jobs)
         timer.lap("write")
@@ -443,7 +419,7 @@ def build_graph(
 
 def _previous_communities(spark: SparkSession, settings: Settings) -> dict[str, frozenset[str]]:
     path = gold_path(settings, "communities")
-    if delta_version(spark, path) < 0:
+    if delta.latest_version(spark, path) < 0:
         return {}
     rows = spark.read.format("delta").load(path).select("id_comunidade", "membros").collect()
     return {r["id_comunidade"]: frozenset(r["membros"]) for r in rows}
@@ -556,17 +532,6 @@ def _motif_counts(spark: SparkSession, mt: C.MotifTables) -> DataFrame:
 
 
 # ------------------------------------------------------------------------------------------ rebuild
-_INTERVAL = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
-
-
-def parse_interval(text: str) -> float:
-    """``"15m"`` -> 900.0 seconds (``s``, ``m``, ``h``, ``d``; a bare number is seconds)."""
-    m = _INTERVAL.match(text or "")
-    if not m or float(m.group(1)) <= 0:
-        raise PixringError(f"not an interval: {text!r} (e.g. 30s, 15m, 1h)")
-    return float(m.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2)]
-
-
 def rebuild_every(spark: SparkSession, settings: Settings, every: float, *, max_runs: int | None = None,
                   force: bool = False, sleep=time.sleep) -> int:
     """Run :func:`build_graph` every ``every`` seconds (a build of unchanged silver is a no-op); returns the

@@ -150,10 +150,11 @@ def _cmd_graph_build(args: argparse.Namespace) -> int:
 
 
 def _cmd_graph_rebuild(args: argparse.Namespace) -> int:
-    from graph.build import parse_interval, rebuild_every
+    from graph.build import rebuild_every
+    from pixring.durations import parse_duration
     from pixring.settings import get_settings
 
-    every = parse_interval(args.every)
+    every = parse_duration(args.every)
     rebuild_every(_spark(), get_settings(), every, max_runs=args.max_runs, force=args.force)
     return 0
 

@@ -21,7 +21,6 @@ may miss evicted receipts.
 from __future__ import annotations
 
 import bisect
-import re
 from collections.abc import Iterable
 from datetime import datetime
 
@@ -35,20 +34,11 @@ REPASSE_RAZAO = 0.90
 #: Statuses whose money arrived (summed by ``repasse_origem``).
 EFFECTIVE = frozenset({"concluida", "em_processamento"})
 
-_UNITS = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60, "h": 3600, "hour": 3600}
 
 
 def seconds(ts: datetime) -> float:
     """Event time as seconds since 1970-01-01 of the naive local clock (no time-zone arithmetic)."""
     return (ts - EPOCH).total_seconds()
-
-
-def parse_duration(text: str) -> float:
-    """``"10 minutes"`` / ``"30s"`` / ``"1 hour"`` -> seconds."""
-    m = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([a-z]+?)s?\s*", text.lower())
-    if not m or m.group(2) not in _UNITS:
-        raise ValueError(f"not a duration: {text!r} (e.g. '10 minutes')")
-    return float(m.group(1)) * _UNITS[m.group(2)]
 
 
 Receipt = tuple[float, str, str, float, bool]  # (event seconds, id, sender token, valor, effective)

@@ -46,11 +46,12 @@ from lakehouse import delta
 from lakehouse.paths import checkpoint_path, slug, table_path
 from pixring import kafka, logs
 from pixring.contract import TIMEZONE
+from pixring.durations import parse_duration
 from pixring.errors import PixringError
 from pixring.settings import Settings
 from pixring.spark import kafka_stream
 from streaming import sink as delta_sink
-from streaming.features import ReceiptState, parse_duration, seconds, static_features
+from streaming.features import ReceiptState, seconds, static_features
 from streaming.lookup import GoldLookup
 from streaming.metrics import StreamMetrics
 from streaming.model import ChampionModel

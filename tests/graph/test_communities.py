@@ -8,10 +8,8 @@ import pandas as pd
 import pytest
 
 from graph import communities as C
-from graph.build import parse_interval
 from pixring.settings import GraphSettings
 from graph.evaluate import score_candidates
-from pixring.errors import PixringError
 
 
 def test_split_uses_label_propagation_only_for_oversized_components() -> None:
@@ -91,14 +89,6 @@ def test_evaluation_measures() -> None:
     assert e.per_typology == {"camadas": (1, 1), "ciclo": (0, 1)}
     assert e.mule_recall == pytest.approx(3 / 5) and e.community_ceiling == 0.5
     assert [m["id_ring"] for m in e.missed] == ["R2"] and "R2" in str(e)
-
-
-def test_parse_interval() -> None:
-    assert parse_interval("15m") == 900 and parse_interval("30s") == 30 and parse_interval("1h") == 3600
-    assert parse_interval("45") == 45
-    for bad in ("", "0m", "m15", "15x"):
-        with pytest.raises(PixringError):
-            parse_interval(bad)
 
 
 def test_suspicious_links_keep_money_motifs_and_devices_between_flagged_users() -> None:

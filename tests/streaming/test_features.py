@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from streaming.features import ReceiptState, parse_duration, seconds, static_features
+from streaming.features import ReceiptState, seconds, static_features
 from streaming.parse import Tx, canonical_key, key_type, parse_record
 
 T0 = datetime(2026, 10, 1, 10, 0, 0)
@@ -63,12 +63,6 @@ def test_a_key_parses_the_same_from_the_memo() -> None:
     assert (first.origem, first.destino) == (again.origem, again.destino) == ("+5511987654321", "52998224725")
     assert parse_record(_doc(chave_pix_destino="529.982.247-24")) == "chave_invalida:chave_pix_destino"
     assert parse_record(_doc(chave_pix_destino="529.982.247-24")) == "chave_invalida:chave_pix_destino"
-
-
-def test_parse_duration() -> None:
-    assert parse_duration("10 minutes") == 600 and parse_duration("30s") == 30 and parse_duration("1 hour") == 3600
-    with pytest.raises(ValueError):
-        parse_duration("soon")
 
 
 def _feed(state: ReceiptState, txs):
