@@ -15,6 +15,7 @@ import pytest
 
 import minilake as ml
 from minilake import env_for
+from tests.helpers import consume
 
 
 def _transactions(n: int) -> ml.Dataset:
@@ -25,22 +26,6 @@ def _transactions(n: int) -> ml.Dataset:
         rows.append([f"TX{i + 1:010d}", f"2026-09-10T{minute // 60:02d}:{minute % 60:02d}:00", f"{10 + i % 90}.50",
                      ml.EVP2, ml.EVP3, "transferencia_p2p", "concluida"])
     return ml.Dataset(rows={"transacoes_pix": rows})
-
-
-def _consume(bootstrap: str, topic: str, n: int, timeout: float = 60) -> list:
-    from confluent_kafka import Consumer
-
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"g-{uuid.uuid4().hex[:8]}",
-                         "auto.offset.reset": "earliest", "enable.auto.commit": False})
-    consumer.subscribe([topic])
-    got: list = []
-    deadline = time.monotonic() + timeout
-    while len(got) < n and time.monotonic() < deadline:
-        msg = consumer.poll(0.5)
-        if msg is not None and not msg.error():
-            got.append(msg)
-    consumer.close()
-    return got
 
 
 @pytest.mark.kafka
@@ -55,7 +40,7 @@ def test_producer_sustains_the_rate_in_timestamp_order(make_settings, kafka_boot
     assert 0.7 * 400 <= report.achieved_rate <= 1.1 * 400, str(report)
     assert report.seconds >= 240 / 400 * 0.9
 
-    messages = _consume(kafka_bootstrap, topic, 240)
+    messages = consume(kafka_bootstrap, topic, 240)
     assert len(messages) == 240
     docs = [json.loads(m.value()) for m in messages]
     assert all(d["schema_version"] == 1 and isinstance(d["valor"], float) for d in docs)

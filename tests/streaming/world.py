@@ -7,7 +7,6 @@ Each user owns one random key (an EVP made from its number).
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -18,6 +17,7 @@ from lakehouse import delta
 from lakehouse.paths import table_path
 from lakehouse.schemas import SILVER
 from lakehouse.transforms.tokenise import token
+from tests.helpers import consume  # noqa: F401 - the streaming tests call world.consume
 
 T0 = datetime(2026, 10, 1, 10, 0, 0)
 ORDINARY = [f"U{i:02d}" for i in range(1, 11)]
@@ -87,26 +87,3 @@ def produce(bootstrap: str, topic: str, docs: list, raw: list[bytes] = ()) -> No
     for r in raw:
         p.produce(topic, key=b"garbage", value=r)
     assert p.flush(30) == 0
-
-
-def consume(bootstrap: str, topic: str, n: int, timeout: float = 60) -> list:
-    """At least ``n`` messages from the start of ``topic`` (or all there are by ``timeout``)."""
-    from confluent_kafka import Consumer
-
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"g-{uuid.uuid4().hex[:8]}",
-                  "auto.offset.reset": "earliest", "enable.auto.commit": False})
-    c.subscribe([topic])
-    got: list = []
-    deadline = time.monotonic() + timeout
-    idle_until = None
-    while time.monotonic() < deadline:
-        msg = c.poll(0.5)
-        if msg is not None and not msg.error():
-            got.append(msg)
-            idle_until = None
-        elif len(got) >= n:
-            idle_until = idle_until or time.monotonic() + 2  # drain a little past n
-            if time.monotonic() > idle_until:
-                break
-    c.close()
-    return got
