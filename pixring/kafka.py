@@ -1,6 +1,7 @@
 """Every Kafka client of pixring, from one configuration (:class:`pixring.settings.KafkaSettings`).
 
 * :func:`client_config` – the bootstrap servers and the security settings (TLS, SASL) every client shares;
+  :func:`spark_options` – the same for Spark's Kafka source (the Java client);
 * :func:`producer` – idempotent, ``acks=all`` (no duplicates or reordering on retries), ``linger.ms=5``;
   a caller adds what its workload needs (compression, queue size, timeouts);
 * :func:`consumer`, :func:`admin`;
@@ -45,6 +46,32 @@ def client_config(k: KafkaSettings, **extra: Any) -> dict[str, Any]:
         conf["sasl.password"] = k.sasl_password.get_secret_value() if k.sasl_password else ""
     conf.update(extra)
     return conf
+
+
+_JAAS_MODULE = {"PLAIN": "org.apache.kafka.common.security.plain.PlainLoginModule",
+                "SCRAM-SHA-256": "org.apache.kafka.common.security.scram.ScramLoginModule",
+                "SCRAM-SHA-512": "org.apache.kafka.common.security.scram.ScramLoginModule"}
+
+
+def _jaas_quote(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def spark_options(k: KafkaSettings) -> dict[str, str]:
+    """The same configuration for Spark's Kafka source and sink (the Java client, options prefixed ``kafka.``):
+    the CA file as a PEM trust store, SASL through a JAAS line."""
+    opts = {"kafka.bootstrap.servers": k.bootstrap}
+    if k.security_protocol != "PLAINTEXT":
+        opts["kafka.security.protocol"] = k.security_protocol
+    if k.ssl_ca_location:
+        opts["kafka.ssl.truststore.type"] = "PEM"
+        opts["kafka.ssl.truststore.location"] = k.ssl_ca_location
+    if k.sasl_mechanism:
+        password = k.sasl_password.get_secret_value() if k.sasl_password else ""
+        opts["kafka.sasl.mechanism"] = k.sasl_mechanism
+        opts["kafka.sasl.jaas.config"] = (f'{_JAAS_MODULE[k.sasl_mechanism]} required '
+                                          f'username="{_jaas_quote(k.sasl_username or "")}" password="{_jaas_quote(password)}";')
+    return opts
 
 
 def producer(k: KafkaSettings, **conf: Any) -> Producer:

@@ -77,9 +77,11 @@ def kafka_stream(spark: SparkSession, settings: Settings, topic: str, max_offset
                  *, fail_on_data_loss: bool = True):
     """A Structured Streaming Kafka source on ``topic`` from the earliest offset (the checkpoint says where
     a restarted query resumes), at most ``max_offsets_per_trigger`` records per micro-batch."""
+    from pixring import kafka
+
     return (
         spark.readStream.format("kafka")
-        .option("kafka.bootstrap.servers", settings.kafka.bootstrap)
+        .options(**kafka.spark_options(settings.kafka))
         .option("subscribe", topic)
         .option("startingOffsets", "earliest")
         .option("failOnDataLoss", str(fail_on_data_loss).lower())

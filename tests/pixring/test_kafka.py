@@ -60,3 +60,16 @@ def test_topic_paced_send_and_consume_on_the_broker(settings, kafka_bootstrap) -
     admin = kafka.admin(k)  # kept alive until the future resolves
     admin.delete_topics([topic])[topic].result(30)
     assert sorted(got) == sorted(delivered)
+
+
+def test_spark_options_mirror_the_client_config() -> None:
+    assert kafka.spark_options(KafkaSettings(bootstrap_servers="b:9092")) == {"kafka.bootstrap.servers": "b:9092"}
+    secure = KafkaSettings(bootstrap_servers="b:9093", security_protocol="SASL_SSL", ssl_ca_location="/ca.pem",
+                           sasl_mechanism="SCRAM-SHA-256", sasl_username="pix", sasl_password='p"w\\d')
+    assert kafka.spark_options(secure) == {
+        "kafka.bootstrap.servers": "b:9093", "kafka.security.protocol": "SASL_SSL",
+        "kafka.ssl.truststore.type": "PEM", "kafka.ssl.truststore.location": "/ca.pem",
+        "kafka.sasl.mechanism": "SCRAM-SHA-256",
+        "kafka.sasl.jaas.config": 'org.apache.kafka.common.security.scram.ScramLoginModule required '
+                                  'username="pix" password="p\\"w\\\\d";',
+    }
