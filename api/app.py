@@ -26,6 +26,7 @@ from api.graphdb import GraphStore
 from api.graphproj import GraphProjectionHolder
 from api.pii import AuditLog
 from api.readmodel import ReadModel
+from api.security import Authenticator, Guard, RateLimiter
 from api.routers import graph, health, rings, score, transactions, users
 from api.scoring import ModelHolder
 from pixring import logs
@@ -141,8 +142,10 @@ def build_context(settings: Settings) -> AppContext:
                                          max_relationships=a.graph_projection_max_relationships,
                                          enabled=a.graph_projection),
         readmodel=ReadModel(settings.paths.lakehouse, settings.api.refresh_seconds),
-        model=ModelHolder(settings.mlflow.uri, settings.mlflow.model_name),
+        model=ModelHolder(settings.mlflow.uri, settings.mlflow.model_name, settings=settings),
         audit=AuditLog(settings.paths.logs / AUDIT_LOG_NAME),
+        authenticator=Authenticator(a, local=settings.security.env == "local"),
+        clear_lookups=RateLimiter(a.clear_lookups_per_minute, 60.0),
         extra={"registry": registry},
     )
     Gauge("pixring_api_read_model_transactions", "transactions in the read model", registry=registry
@@ -216,6 +219,8 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
         by_id = module in (graph, transactions, users)  # the erasure ledger: an erased id answers 410
         app.include_router(module.router, dependencies=[Depends(refuse_erased)] if by_id else None,
                            responses=GONE if by_id else None)
+    # innermost: no body is read before the caller is known and the length is within bounds
+    app.add_middleware(Guard, authenticator=ctx.authenticator, max_body_bytes=settings.api.max_body_bytes)
     app.add_middleware(_Metrics, registry=ctx.extra["registry"])
     app.add_middleware(_RequestId)  # outermost: the metrics log line carries the id too
 

@@ -43,6 +43,8 @@ def _cmd_api(args: argparse.Namespace) -> int:
     # timeout_graceful_shutdown: on SIGTERM requests in flight get this long, then they are cancelled
     common = {"access_log": False, "log_level": "info", "timeout_keep_alive": 30, "log_config": None,
               "timeout_graceful_shutdown": graceful}
+    if settings.api.tls:  # HTTPS with PIXRING_API_TLS_CERT / _KEY (Python's default TLS context: 1.2 and up)
+        common |= {"ssl_certfile": str(settings.api.tls_cert), "ssl_keyfile": str(settings.api.tls_key)}
     if args.reuse_port:  # one worker of a multi-worker API (below): its own socket on the shared port
         app = create_app(settings)
         board = WorkerBoard.for_port(settings.paths.run, port, workers)

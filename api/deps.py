@@ -1,23 +1,22 @@
 """Dependencies: the application context and bearer-token roles (``Annotated[..., Depends(...)]``).
 
-Roles (tokens from ``settings.api``): ``service`` scores transactions; ``investigator`` reads the graph,
-rings, traces, transactions and alerts with PII masked; ``investigator_pii`` can do all that and read clear
-PII (every such read audited). No token -> 401, a token of the wrong role -> 403.
+Roles (from a signed JWT or a static token, :mod:`api.security`): ``service`` scores transactions;
+``investigator`` reads the graph, rings, traces, transactions and alerts with PII masked; ``investigator_pii``
+can do all that and read clear PII (every such read audited with the caller's subject). No or a bad token ->
+401 (answered by :class:`api.security.Guard` before the body is read), a token of the wrong role -> 403.
 The dependencies are ``async`` (pure CPU, no I/O) so they never cost a thread-pool hop.
 """
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from api.pii import token_fingerprint
+from api.security import Authenticator, AuthError, Principal, RateLimiter, Role
 from pixring import logs
 
 if TYPE_CHECKING:
@@ -27,12 +26,6 @@ if TYPE_CHECKING:
     from api.readmodel import ReadModel
     from api.scoring import ModelHolder
     from pixring.settings import Settings
-
-
-class Role(StrEnum):
-    SERVICE = "service"
-    INVESTIGATOR = "investigator"
-    INVESTIGATOR_PII = "investigator_pii"
 
 
 @dataclass
@@ -45,14 +38,10 @@ class AppContext:
     model: ModelHolder
     audit: AuditLog
     projection: GraphProjectionHolder
+    authenticator: Authenticator
+    #: look-ups by a clear value, per caller subject (``settings.api.clear_lookups_per_minute``)
+    clear_lookups: RateLimiter
     extra: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Principal:
-    role: Role
-    fingerprint: str
-    request_id: str
 
 
 async def get_ctx(request: Request) -> AppContext:
@@ -61,25 +50,22 @@ async def get_ctx(request: Request) -> AppContext:
 
 Ctx = Annotated[AppContext, Depends(get_ctx)]
 
-_bearer = HTTPBearer(auto_error=False, description="a role token from settings.api (PIXRING_API_TOKEN_*)")
+_bearer = HTTPBearer(auto_error=False, description="a signed JWT from `pixring token`, or a static role token "
+                     "(PIXRING_API_TOKEN_*; outside PIXRING_ENV=local only the service role's)")
 
 
 async def get_principal(
-    ctx: Ctx, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+    ctx: Ctx, request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> Principal:
-    """The caller's role from its bearer token (constant-time comparison); 401 when absent or unknown."""
-    if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
-        raise HTTPException(401, "bearer token required", headers={"WWW-Authenticate": "Bearer"})
-    given = credentials.credentials.encode("utf-8")
-    a = ctx.settings.api
-    role = None
-    for r, secret in ((Role.SERVICE, a.token_service), (Role.INVESTIGATOR, a.token_investigator),
-                      (Role.INVESTIGATOR_PII, a.token_investigator_pii)):
-        if hmac.compare_digest(given, secret.get_secret_value().encode("utf-8")):
-            role = r
-    if role is None:
-        raise HTTPException(401, "invalid token", headers={"WWW-Authenticate": "Bearer"})
-    return Principal(role, token_fingerprint(credentials.credentials), logs.correlation_id.get())
+    """The caller the Guard middleware authenticated (``credentials`` only documents the scheme in OpenAPI);
+    authenticated here for a route outside ``/v1/``. 401 when absent or invalid."""
+    principal = getattr(request.state, "principal", None)
+    if principal is not None:
+        return principal
+    try:
+        return ctx.authenticator.authenticate(request.headers.get("authorization"), logs.correlation_id.get())
+    except AuthError as exc:
+        raise HTTPException(401, str(exc), headers={"WWW-Authenticate": "Bearer"}) from None
 
 
 def require(*roles: Role) -> Callable[[Principal], Awaitable[Principal]]:

@@ -69,25 +69,23 @@ def clear_user(bronze_root: Path, id_usuario: str) -> dict[str, Any] | None:
 
 
 class AuditLog:
-    """Append-only JSON lines: who (role, token fingerprint) read which person's clear PII, when, through what.
+    """Append-only JSON lines: who (role, subject: a JWT's person or ``static:<role>``, token fingerprint) read
+    which person's clear PII or looked a clear value up, when, through what.
 
-    The entry holds ids (pseudonymous) and field names, never the PII values.
+    The entry holds ids and tokens (pseudonymous) and field names, never the PII values. The file is 0600
+    (the process umask, :mod:`pixring.security`).
     """
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self._lock = threading.Lock()
 
-    def write(self, *, role: str, subject: str, action: str, resource: str, fields: tuple[str, ...],
+    def write(self, *, role: str, subject: str, token: str, action: str, resource: str, fields: tuple[str, ...],
               found: bool, request_id: str) -> None:
-        entry = {"ts": datetime.now(UTC).isoformat(), "role": role, "subject": subject, "action": action,
-                 "resource": resource, "fields": list(fields), "found": found, "request_id": request_id}
+        entry = {"ts": datetime.now(UTC).isoformat(), "role": role, "subject": subject, "token": token,
+                 "action": action, "resource": resource, "fields": list(fields), "found": found,
+                 "request_id": request_id}
         self.path.parent.mkdir(parents=True, exist_ok=True)
         line = json.dumps(entry, sort_keys=True)
         with self._lock, self.path.open("a", encoding="utf-8") as fh:
             fh.write(line + "\n")
-
-
-def token_fingerprint(token: str) -> str:
-    """A short non-reversible id of a bearer token for the audit log (never the token)."""
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()[:12]

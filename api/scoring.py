@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from gnn.serving import TX_DEFAULTS, TX_FEATURES, decide, model_uri, rules
+from gnn.serving import TX_DEFAULTS, TX_FEATURES, decide, rules
 from pixring.contract import TIMEZONE, is_night_hour
 from pixring.settings import ScoringSettings
 
@@ -68,7 +68,9 @@ def features(snap: Snapshot, tx: TxInput) -> dict[str, float]:
 class ModelHolder:
     """The champion pyfunc of ``model_name``; :meth:`refresh` reloads it when the alias points elsewhere."""
 
-    def __init__(self, tracking_uri: str, model_name: str, alias: str = "champion") -> None:
+    def __init__(self, tracking_uri: str, model_name: str, alias: str = "champion", settings=None) -> None:
+        #: whose model signing key verifies a version before it is loaded (default: the process settings)
+        self.settings = settings
         self.tracking_uri = tracking_uri
         self.model_name = model_name
         self.alias = alias
@@ -77,6 +79,8 @@ class ModelHolder:
         self.predict_rows: Any = None
         self.version: str | None = None
         self.error: str | None = None
+        #: the version last refused (unsigned or changed): not downloaded again until the alias moves
+        self.refused: str | None = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
         #: requests waiting for the next batched prediction (:meth:`predict_soon`; event-loop thread only),
@@ -106,12 +110,21 @@ class ModelHolder:
             self.error = f"no {self.alias} for {self.model_name} ({type(exc).__name__})"
             log.warning("model: %s", self.error)
             return False
-        if mv.version == self.version and self.model is not None:
+        if (mv.version == self.version and self.model is not None) or mv.version == self.refused:
             return False
+        from gnn.registry import ModelRefused, load_verified
+        from pixring.settings import get_settings
+
         t0 = time.monotonic()
         mlflow.set_tracking_uri(self.tracking_uri)
         mlflow.set_registry_uri(self.tracking_uri)
-        model = mlflow.pyfunc.load_model(model_uri(self.model_name, self.alias))
+        try:
+            model = load_verified(self.settings or get_settings(), self.model_name, str(mv.version),
+                                  tracking_uri=self.tracking_uri)
+        except ModelRefused as exc:  # the previous model (if any) keeps serving; /v1/score 503 without one
+            self.error, self.refused = str(exc), mv.version
+            log.error("model: %s", exc)
+            return False
         rows = getattr(_python_model(model), "predict_rows", None)
         with self._lock:
             self.model, self.predict_rows, self.version, self.error = model, rows, str(mv.version), None

@@ -65,6 +65,9 @@ def _ensure_model(settings) -> tuple[str, str]:
     with mlflow.start_run():
         info = mlflow.pyfunc.log_model(name="model", python_model=str(ROOT / "tests" / "api" / "toy_model.py"),
                                        registered_model_name=name)
+    from gnn.registry import sign_version
+
+    sign_version(settings, name, str(info.registered_model_version))  # the API loads only signed versions
     client.set_registered_model_alias(name, "champion", info.registered_model_version)
     return name, f"toy pyfunc {name} v{info.registered_model_version} (no champion of {settings.mlflow.model_name} yet)"
 

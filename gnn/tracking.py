@@ -143,6 +143,9 @@ class Run:
                 pip_requirements=PIP_REQUIREMENTS, registered_model_name=name,
             )
         version = str(info.registered_model_version)
+        from gnn.registry import sign_version
+
+        sign_version(self.settings, name, version)  # the stream and the API load only signed versions
         self.client.set_model_version_tag(name, version, "run_id", self.run_id or "")
         self.client.set_model_version_tag(name, version, "gnn_pr_auc", f"{result.metrics['gnn_pr_auc']:.4f}")
         log.info("registered %s version %s", name, version)
@@ -166,7 +169,9 @@ def alias_version(settings, name: str, alias: str = CHAMPION) -> str | None:
 
 
 def load_pyfunc(settings, name: str, version: str | None = None, alias: str = CHAMPION):
-    """``mlflow.pyfunc.load_model`` of a version (or the alias); returns ``(model, version)``."""
+    """The pyfunc of a version (or the alias) once its signature verified (:func:`gnn.registry.load_verified`);
+    returns ``(model, version)``."""
+    from gnn.registry import load_verified
     from pixring.errors import PixringError
 
     _setup(settings)
@@ -175,7 +180,7 @@ def load_pyfunc(settings, name: str, version: str | None = None, alias: str = CH
         if version is None:
             raise PixringError(f"model {name!r} has no {alias!r} version: run `pixring gnn train` first")
     try:
-        return mlflow.pyfunc.load_model(f"models:/{name}/{version}"), version
+        return load_verified(settings, name, version), version
     except MlflowException as exc:
         raise PixringError(f"cannot load model {name!r} version {version}: {exc}") from exc
 

@@ -19,6 +19,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -525,7 +526,9 @@ class ApiService(_PixringCommand):
         return [(self.settings.api.host, self.settings.api.port)]
 
     def is_ready(self) -> bool:
-        with urllib.request.urlopen(f"{self.settings.api.url}/readyz", timeout=2) as resp:
+        a = self.settings.api
+        tls = ssl.create_default_context(cafile=str(a.tls_cert)) if a.tls else None  # the API's own certificate
+        with urllib.request.urlopen(f"{a.url}/readyz", timeout=2, context=tls) as resp:
             w = json.load(resp).get("workers", {}) if resp.status == 200 else {}
         return bool(w) and w["listening"] == w["ready"] == w["expected"] == self.settings.api.workers
 

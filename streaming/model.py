@@ -37,6 +37,8 @@ class ChampionModel:
         #: the loaded version's training distribution (``gnn.drift``); empty when it has none
         self.reference: dict = {}
         self.loads = 0
+        #: a version the registry points at that failed verification (not retried until the alias moves)
+        self.version_refused: str | None = None
         self._checked = float("-inf")
         mlflow.set_tracking_uri(settings.mlflow.uri)
         mlflow.set_registry_uri(settings.mlflow.uri)
@@ -63,12 +65,19 @@ class ChampionModel:
                 raise PixringError(f"no model {model_uri(self.name, self.alias)} in MLflow at "
                                    f"{self.settings.mlflow.uri} (train one, or run with --allow-no-model)")
             return False
-        if version == self.version:
+        if version in (self.version, self.version_refused):
             return False
-        import mlflow.pyfunc
+        from gnn.registry import ModelRefused, load_verified
 
-        uri = f"models:/{self.name}/{version}"  # the exact version the alias pointed at
-        self.model = mlflow.pyfunc.load_model(uri)
+        try:
+            model = load_verified(self.settings, self.name, version)  # the exact version the alias pointed at
+        except ModelRefused as exc:
+            if self.model is None and self.required:
+                raise
+            log.error("%s; still scoring with version %s", exc, self.version)
+            self.version_refused = version
+            return False
+        self.model = model
         try:
             self.reference = dict(getattr(self.model.unwrap_python_model(), "reference", None) or {})
         except Exception:  # noqa: BLE001 - not a python_model pyfunc: no drift reference

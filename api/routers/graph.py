@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from api.deps import AppContext, Ctx, Investigator
 from api.graphdb import LABELS, Subgraph, assemble
 from api.models import Kind, SubgraphOut
-from api.pii import key_token
+from api.pii import TOKEN_RE, key_token
 from api.routers.common import PROTECTED_404, check_window, not_found, utc
 
 router = APIRouter(prefix="/v1/graph", tags=["graph"])
@@ -75,8 +75,18 @@ async def subgraph(
     cap_n, cap_e = ctx.settings.api.max_nodes, ctx.settings.api.max_edges
     n_lim, e_lim = min(max_nodes or cap_n, cap_n), min(max_edges or cap_e, cap_e)
     node_id = key_token(ident, ctx.settings.security.pii_secret) if kind is Kind.chave else ident
+    # a clear key (CPF, phone, e-mail) answers "is this person a customer?": bounded per caller and audited
+    clear_lookup = kind is Kind.chave and not TOKEN_RE.match(ident.strip())
+    if clear_lookup:
+        wait = ctx.clear_lookups.allow(who.subject)
+        if wait:
+            raise HTTPException(429, "too many look-ups by clear value", headers={"Retry-After": str(int(wait) + 1)})
     sg = await read_subgraph(ctx, kind.value, node_id, hops=hops, since=since, until=until,
                              max_nodes=n_lim, max_edges=e_lim, per_node=per_node)
+    if clear_lookup:
+        ctx.audit.write(role=who.role.value, subject=who.subject, token=who.fingerprint, action="lookup_clear_key",
+                        resource=f"chave:{node_id}", fields=("chave_pix",), found=sg is not None,
+                        request_id=who.request_id)
     if sg is None:
         raise not_found(kind.value)
     if not sg.nodes:  # pragma: no cover - the centre is always there

@@ -28,7 +28,7 @@ async def get_user(ctx: Ctx, who: Investigator,
     pii, clear = masked, False
     if who.role is Role.INVESTIGATOR_PII:
         found = await run_in_threadpool(clear_user, ctx.settings.paths.lakehouse / "bronze", user_id)
-        ctx.audit.write(role=who.role.value, subject=who.fingerprint, action="read_clear_pii",
+        ctx.audit.write(role=who.role.value, subject=who.subject, token=who.fingerprint, action="read_clear_pii",
                         resource=f"usuario:{user_id}", fields=PII_FIELDS, found=found is not None,
                         request_id=who.request_id)
         if found is not None:

@@ -218,10 +218,13 @@ def toy_graph(neo4j_driver, world: World) -> Iterator[World]:
 
 
 @pytest.fixture(scope="session")
-def toy_model(mlflow_uri: str, world: World) -> str:
-    """A real pyfunc registered in the real MLflow server under a unique name, alias ``champion``."""
+def toy_model(mlflow_uri: str, world: World, settings: Settings) -> str:
+    """A real pyfunc registered in the real MLflow server under a unique name, alias ``champion``, signed as
+    pixring's registration signs (the API loads only signed versions)."""
     import mlflow
     from mlflow import MlflowClient
+
+    from gnn.registry import sign_version
 
     name = f"pixring-api-test-{world.p.lower()}"
     mlflow.set_tracking_uri(mlflow_uri)
@@ -230,6 +233,7 @@ def toy_model(mlflow_uri: str, world: World) -> str:
     with mlflow.start_run():
         info = mlflow.pyfunc.log_model(name="model", python_model=str(HERE / "toy_model.py"),
                                        registered_model_name=name)
+    sign_version(settings, name, str(info.registered_model_version))
     client = MlflowClient(tracking_uri=mlflow_uri, registry_uri=mlflow_uri)
     client.set_registered_model_alias(name, "champion", info.registered_model_version)
     yield name
