@@ -23,7 +23,12 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from gnn.train import run_training
     from pixring.settings import get_settings
 
-    print(run_training(_spark(), get_settings(), train_config(args), model_name=args.model_name))
+    truth = None
+    if args.truth:
+        from graph.evaluate import read_ring_truth
+
+        truth = read_ring_truth(args.truth)
+    print(run_training(_spark(), get_settings(), train_config(args), model_name=args.model_name, truth=truth))
     return 0
 
 
@@ -97,6 +102,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     for name, options in _TRAIN_OPTIONS.items():
         g.add_argument("--" + name.replace("_", "-"), default=None, **options)
     g.add_argument("--minibatch", action="store_true", help="sampled subgraph batches instead of full batch")
+    g.add_argument("--truth", default=None,
+                   help="confirmed rings (datagen _truth or ring_id,id_usuario[,typology] CSV): the champion gate "
+                        "becomes the leave-one-typology-out worst-typology AP instead of the holdout PR-AUC")
     g.add_argument("--model-name", default=None, help="registered model name (default: settings)")
     g.set_defaults(handler=_cmd_train)
 

@@ -354,9 +354,37 @@ def holdout_pr_auc(ckpt: Checkpoint, frames: Frames, split: Split) -> float:
     return metrics.pr_auc(split.y_test.numpy()[mask], s[mask])
 
 
+def config_of(ckpt: Checkpoint) -> TrainConfig:
+    """The training procedure a checkpoint came from (fields unknown to this code dropped, lists as tuples)."""
+    known = {f for f in TrainConfig.__dataclass_fields__}
+    return TrainConfig(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in ckpt.config.items() if k in known})
+
+
+def protocol_gate(frames: Frames, truth: pd.DataFrame, cfg: TrainConfig, champion_cfg: TrainConfig | None,
+                  settings) -> tuple[float, float]:
+    """The champion gate on the protocol's metric: ``(challenger, champion)`` leave-one-typology-out
+    worst-typology AP of the GNN procedures (each retrained per held-out typology on the same graph and truth;
+    champion -1 when there is none). The comparison is of procedures, not of fixed weights: LOTO retrains."""
+    from gnn.protocol import run_protocol
+
+    new = run_protocol(frames, truth, cfg, settings, scorers=("gnn",))
+    log.info("protocol, challenger:\n%s", new.table())
+    if champion_cfg is None:
+        return new.worst_ap("gnn"), -1.0
+    old = run_protocol(frames, truth, champion_cfg, settings, scorers=("gnn",))
+    log.info("protocol, champion:\n%s", old.table())
+    return new.worst_ap("gnn"), old.worst_ap("gnn")
+
+
 def run_training(spark, settings, cfg: TrainConfig, model_name: str | None = None,
-                 frames: Frames | None = None) -> TrainResult:
-    """The job: read, train, evaluate, track, register, apply the champion rule."""
+                 frames: Frames | None = None, truth: pd.DataFrame | None = None) -> TrainResult:
+    """The job: read, train, evaluate, track, register, apply the champion rule.
+
+    With ``truth`` (confirmed rings, :func:`graph.evaluate.read_ring_truth`) the champion rule is the
+    protocol's: the new version becomes champion when its procedure's leave-one-typology-out worst-typology AP
+    is strictly higher than the champion's on the same graph and truth. Without it, the bank's time-split
+    holdout PR-AUC decides (no truth needed).
+    """
     from gnn import tracking
     from gnn.data import read_frames
 
@@ -364,7 +392,7 @@ def run_training(spark, settings, cfg: TrainConfig, model_name: str | None = Non
     name = model_name or settings.mlflow.model_name
     with tracking.Run(settings, run_name=f"gnn-{time.strftime('%Y%m%d-%H%M%S')}") as run:
         run.log_params({**{k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(cfg).items()},
-                        "model_name": name})
+                        "model_name": name, "champion_gate": "loto_worst_ap" if truth is not None else "holdout_pr_auc"})
         result = compute_scores(frames, cfg, settings, on_epoch=run.log_epoch)
         result.model_name, result.run_id = name, run.run_id
         run.log_metrics(result.metrics)
@@ -372,7 +400,15 @@ def run_training(spark, settings, cfg: TrainConfig, model_name: str | None = Non
         result.version = run.register_model(name, result)
         champion = tracking.champion_checkpoint(settings, name)
         promote = True
-        if champion is not None:
+        if truth is not None:
+            champ_cfg = config_of(champion[1]) if champion is not None else None
+            mine, theirs = protocol_gate(frames, truth, cfg, champ_cfg, settings)
+            result.metrics["loto_gnn_worst_ap"] = mine
+            run.log_metrics({"loto_gnn_worst_ap": mine, "champion_loto_gnn_worst_ap": theirs})
+            promote = champion is None or mine > theirs
+            log.info("challenger v%s LOTO worst-typology AP %.4f vs champion %.4f -> %s", result.version, mine,
+                     theirs, "promote" if promote else "keep")
+        elif champion is not None:
             champ_version, champ_ckpt = champion
             try:
                 champ_score = holdout_pr_auc(champ_ckpt, frames, result.split)

@@ -99,3 +99,16 @@ def test_a_truth_of_another_bank_is_refused(world) -> None:
     other = pd.DataFrame({"ring_id": ["R1"], "id_usuario": ["nobody"], "typology": ["x"]})
     with pytest.raises(PixringError, match="none of the truth's users"):
         run_protocol(world.frames, other, TrainConfig(epochs=2), Settings())
+
+
+def test_the_champion_gate_compares_procedures_on_the_protocol(world) -> None:
+    from gnn.checkpoint import Checkpoint
+    from gnn.train import config_of, protocol_gate
+
+    trained, barely = TrainConfig(epochs=40, seed=3), TrainConfig(epochs=1, seed=3, lr=1e-4)
+    mine, theirs = protocol_gate(world.frames, _truth(world), trained, barely, Settings())
+    assert mine > theirs + 0.2, (mine, theirs)
+    assert protocol_gate(world.frames, _truth(world), trained, None, Settings())[1] == -1.0
+    ckpt = Checkpoint(state_dict={}, config={**trained.__dict__, "fanouts": [10, 10], "gone": 1}, scaler={},
+                      threshold=0.5, in_dims={}, edge_types=[], edge_dim=4)
+    assert config_of(ckpt) == trained, "a champion's procedure is rebuilt from its checkpoint (unknown keys dropped)"
