@@ -26,6 +26,7 @@ from pixring.errors import PixringError
 from datagen import fraudes as fraudes_mod
 from datagen import population as pop
 from datagen.plan import Difficulty, difficulty_params, parse_typologies, plan_counts, validate_format
+from datagen.lookalikes import plan_lookalikes
 from datagen.rings import RingPlan, plan_rings
 from datagen.schema import REFERENCE_DATE, WINDOW_DAYS
 from datagen.timeline import WINDOW_END, WINDOW_START, to_iso
@@ -212,8 +213,9 @@ def generate(out: Path, scale: float = 1.0, seed: int = 42, fmt: str = "csv",
 def _generate_into(tmp: Path, counts: dict[str, int], scale: float, seed: int, fmt: str,
                    diff: Difficulty, selected: tuple[str, ...] | None = None) -> GenerationReport:
     ss = np.random.SeedSequence(seed)
-    r_users, r_limits, r_rings, r_keys, r_dev, r_traffic, r_claims = (
-        np.random.Generator(np.random.PCG64(s)) for s in ss.spawn(7))
+    # the first seven streams are those of every earlier version (spawn(n) extends, never reshuffles)
+    r_users, r_limits, r_rings, r_keys, r_dev, r_traffic, r_claims, r_look = (
+        np.random.Generator(np.random.PCG64(s)) for s in ss.spawn(8))
     fake = Faker("pt_BR")
     fake.seed_instance(seed)
 
@@ -223,6 +225,7 @@ def _generate_into(tmp: Path, counts: dict[str, int], scale: float, seed: int, f
     limits = pop.build_limits(users, r_limits, diff)
     budget = max(2, int(round(counts["transacoes_fraudulentas"] * diff.fraud_mult)))
     plan = plan_rings(users, limits, budget, r_rings, diff, selected)
+    look = plan_lookalikes(users, limits, int(round(counts["transacoes_pix"] * diff.lookalike_frac)), r_look)
     users.assign_ids()
     keys, req_index = pop.build_keys(users, counts["chaves_pix"], r_keys, plan.key_requests,
                                      diff.recent_key_frac)
@@ -239,7 +242,7 @@ def _generate_into(tmp: Path, counts: dict[str, int], scale: float, seed: int, f
     log.info("datagen: streaming %d days of transactions and logins", WINDOW_DAYS)
     stream = TrafficStream(users, keys, devices, limits, plan, key_of_request, fp_of_shared, diff,
                            counts["transacoes_pix"], counts["log_autenticacao"], counts["fraudes"],
-                           r_traffic)
+                           r_traffic, look)
     with TableWriter(tmp, "transacoes_pix", fmt) as txw, TableWriter(tmp, "log_autenticacao", fmt) as lgw:
         res = stream.run(txw, lgw)
         written["transacoes_pix"] = txw.rows
@@ -255,6 +258,9 @@ def _generate_into(tmp: Path, counts: dict[str, int], scale: float, seed: int, f
         "status": np.array(STATUS_FRAUDE, dtype=object)[claims.status],
     })
     n_rings, typologies = _write_truth(tmp / TRUTH_DIR, plan, res.fraud, users, keys, key_of_request, diff)
+    write_csv(tmp / TRUTH_DIR / "lookalikes.csv", pd.DataFrame(
+        [(f"G{g:05d}", kind, users.ids[u], papel) for g, kind, u, papel in look.members],
+        columns=TRUTH_COLUMNS["lookalikes"]))
 
     order = ["transacoes_pix", "chaves_pix", "usuarios", "dispositivos", "fraudes",
              "limites_transacoes", "log_autenticacao"]
@@ -390,7 +396,6 @@ def _write_truth(tdir: Path, plan: RingPlan, outcome: FraudOutcome, users: pop.U
     generic = mem[mem["papel"].isin(PAPEIS_MULA)].rename(columns={"id_ring": "ring_id"})
     generic = generic.assign(typology=generic["ring_id"].map({rid_str[r.rid]: r.tipologia for r in rings}))
     write_csv(tdir / "rings.csv", generic[TRUTH_COLUMNS["rings"]])
-    write_csv(tdir / "lookalikes.csv", pd.DataFrame(columns=TRUTH_COLUMNS["lookalikes"]))
     (tdir / "README.md").write_text(_TRUTH_README, encoding="utf-8")
     typologies = {k: typologies[k] for k in sorted(typologies)}
     return len(rings), typologies

@@ -19,6 +19,7 @@ import numpy as np
 from tqdm import tqdm
 
 from datagen.plan import Difficulty
+from datagen.lookalikes import LookalikePlan
 from datagen.population import Devices, Keys, Limits, Users
 from datagen.rings import RingPlan
 from datagen.timeline import (
@@ -174,8 +175,13 @@ class TrafficStream:
 
     def __init__(self, users: Users, keys: Keys, devices: Devices, limits: Limits, plan: RingPlan,
                  key_of_request: np.ndarray, fp_of_shared: np.ndarray, diff: Difficulty,
-                 n_tx: int, n_logs: int, n_claims: int, rng: np.random.Generator) -> None:
+                 n_tx: int, n_logs: int, n_claims: int, rng: np.random.Generator,
+                 lookalikes: LookalikePlan | None = None) -> None:
         self.u, self.k, self.d, self.lim, self.plan = users, keys, devices, limits, plan
+        # legitimate look-alike structures: planned legitimate transactions, part of each day's count
+        self.la = lookalikes if lookalikes is not None else LookalikePlan.empty()
+        self.la_day = ((self.la.ts - WINDOW_START) // DAY).astype(np.int64)
+        self.la_per_day = np.bincount(self.la_day, minlength=WINDOW_DAYS)
         self.key_of_request = key_of_request
         self.fp_of_shared = fp_of_shared
         self.diff = diff
@@ -187,7 +193,7 @@ class TrafficStream:
 
         n_fraud = plan.n_tx
         self.fraud_day = ((plan.ts - WINDOW_START) // DAY).astype(np.int64)
-        self.legit_per_day = rng.multinomial(n_tx - n_fraud, self.day_w)
+        self.legit_per_day = self.la_per_day + rng.multinomial(n_tx - n_fraud - self.la.n_tx, self.day_w)
         # logins: one per transaction + special ones + filler sessions
         self.special = self._special_logins()
         n_filler = n_logs - n_tx - int(self.special["ts"].size)
@@ -458,7 +464,12 @@ class TrafficStream:
                    leave=False)
         for di in bar:
             day_start = WINDOW_START + di * DAY
-            leg = self._legit_day(di, int(self.legit_per_day[di]))
+            leg = self._legit_day(di, int(self.legit_per_day[di] - self.la_per_day[di]))
+            li = np.flatnonzero(self.la_day == di)
+            if li.size:
+                for key, col in (("snd", self.la.sender), ("rcv", self.la.receiver), ("tipo", self.la.tipo),
+                                 ("ts", self.la.ts), ("cents", self.la.cents)):
+                    leg[key] = np.concatenate([leg[key], col[li]])
             fi = np.flatnonzero(self.fraud_day == di)
             n_l = leg["ts"].size
             snd = np.concatenate([leg["snd"], p.sender[fi]])

@@ -14,7 +14,7 @@ from datagen.aml import MAX_HOP, MIN_HOP
 from datagen.generator import generate
 from datagen.writer import read_table
 from pixring.cli import main
-from pixring.contract import TIPOLOGIA, TIPOLOGIAS_AML, TIPOLOGIAS_PIX, TRUTH_COLUMNS, TRUTH_DIR
+from pixring.contract import LOOKALIKES, TIPOLOGIA, TIPOLOGIAS_AML, TIPOLOGIAS_PIX, TRUTH_COLUMNS, TRUTH_DIR
 from pixring.errors import PixringError
 
 from .conftest import to_cents
@@ -211,3 +211,45 @@ def test_default_mix_is_the_six_pix_typologies(tables: dict[str, pd.DataFrame]) 
     assert set(tables["_truth/rings_resumo"]["tipologia"]) <= set(TIPOLOGIAS_PIX)
     assert set(tables["_truth/rings_resumo"]["colocacao"]) == {"vitimas"}
     assert set(tables["_truth/rings_resumo"]["modo_valor"]) == {"conservado"}
+
+
+def test_lookalikes_are_legitimate_and_have_their_shape(diverse: dict[str, pd.DataFrame]) -> None:
+    la = diverse["lookalikes"]
+    assert set(la["tipo"]) == set(LOOKALIKES)
+    # never in the truth, never on a planted transaction
+    assert not set(la["id_usuario"]) & set(diverse["ring_membros"]["id_usuario"])
+    rt = diverse["ring_tx"]
+    assert not (rt["src"].isin(la["id_usuario"]) & rt["dst"].isin(la["id_usuario"])).any()
+    assert not la.duplicated("id_usuario").any()  # one group each
+    tx = diverse["transacoes_pix"]
+    tx = tx[~tx["id_transacao"].isin(rt["id_transacao"])]
+    for gid, g in la.groupby("id_grupo"):
+        kind = g["tipo"].iloc[0]
+        who = set(g["id_usuario"])
+        inner = tx[tx["src"].isin(who) & tx["dst"].isin(who)]
+        G = nx.DiGraph()
+        G.add_edges_from(zip(inner["src"], inner["dst"]))
+        role = dict(zip(g["id_usuario"], g["papel"]))
+        centre = [u for u, p in role.items() if p in ("centro", "empresa", "corretor", "responsavel")]
+        if kind == "folha_pagamento":  # one company pays every employee, by b2p
+            pay = inner[inner["src"] == centre[0]]
+            assert set(pay["dst"]) == who - set(centre) and (pay["tipo_transacao"] == "transferencia_b2p").all()
+        elif kind == "comerciante_muitos_pagadores":
+            assert G.in_degree(centre[0]) >= 10 and G.out_degree(centre[0]) >= 1, gid
+        elif kind == "corretor":  # clients pay the broker, who passes (most of) it on
+            ins = inner[inner["dst"] == centre[0]]["cents"].sum()
+            outs = inner[inner["src"] == centre[0]]["cents"].sum()
+            assert G.in_degree(centre[0]) >= 3 and 0.85 * ins <= outs <= ins, gid
+        elif kind == "amigos_ciclo":
+            assert len(who) >= 3 and G.number_of_edges() >= 2, gid
+        elif kind == "familia_dispositivo":
+            assert G.out_degree(centre[0]) == len(who) - 1, gid
+    cycles = [g for gid, g in la.groupby("id_grupo") if g["tipo"].iloc[0] == "amigos_ciclo"]
+    assert any(list(nx.simple_cycles(nx.DiGraph(list(zip(
+        tx.loc[tx["src"].isin(set(g["id_usuario"])) & tx["dst"].isin(set(g["id_usuario"])), "src"],
+        tx.loc[tx["src"].isin(set(g["id_usuario"])) & tx["dst"].isin(set(g["id_usuario"])), "dst"])))))
+        for g in cycles)  # friends settling round a cycle, like a laundering cycle
+
+
+def test_default_mix_has_no_lookalikes(tables: dict[str, pd.DataFrame]) -> None:
+    assert tables["_truth/lookalikes"].empty
