@@ -125,8 +125,8 @@ def check_files(
 
     batches = {f"{t}-{sha[:16]}": t for t, (_, sha) in todo.items()}
     results = {t: FileCheck(t, str(sf.path), "new") for t, (sf, _) in todo.items()}
-    for t in todo:
-        _summarise(classified[t], t, batches, results[t], top, samples, todo[t][0])
+    delta.run_parallel({t: (lambda t=t: _summarise(classified[t], t, batches, results[t], top, samples, todo[t][0]))
+                        for t in todo}, settings.lakehouse.parallelism)
     for t in FILES:
         if t in results:
             report.files.append(results[t])
@@ -141,14 +141,21 @@ def check_files(
 def _summarise(classified: DataFrame, table: str, batches: dict[str, str], out: FileCheck, top: int, samples: int,
                sf: SourceFile) -> None:
     mine = classified.filter(F.col("_batch_id").isin(*[b for b, t in batches.items() if t == table]))
+    # one job: rows per (status, reasons); the per-status and per-reason counts are sums of it
+    groups = mine.groupBy("_status", "_reasons").agg(F.count(F.lit(1)).alias("n")).collect()
     out.counts = {s: 0 for s in _STATUSES}
-    out.counts.update({r["_status"]: int(r["n"]) for r in mine.groupBy("_status").agg(F.count(F.lit(1)).alias("n")).collect()})
+    per_reason: dict[str, int] = {}
+    for g in groups:
+        out.counts[g["_status"]] += int(g["n"])
+        if g["_status"] in (V.STATUS_QUARANTINE, V.STATUS_CONFLICT):
+            for reason in g["_reasons"]:
+                per_reason[reason] = per_reason.get(reason, 0) + int(g["n"])
+    if not per_reason:
+        return
+    ranked = sorted(per_reason.items(), key=lambda kv: (-kv[1], kv[0]))[:top]
+    out.reasons = [ReasonCheck(reason, n) for reason, n in ranked]
     held = mine.filter(F.col("_status").isin(V.STATUS_QUARANTINE, V.STATUS_CONFLICT)).select(
         F.explode("_reasons").alias("reason"), SOURCE_FIELDS, MALFORMED, "_record_hash")
-    if not out.counts[V.STATUS_QUARANTINE] and not out.counts[V.STATUS_CONFLICT]:
-        return
-    counts = held.groupBy("reason").agg(F.count(F.lit(1)).alias("n")).orderBy(F.desc("n"), "reason").limit(top).collect()
-    out.reasons = [ReasonCheck(r["reason"], int(r["n"])) for r in counts]
     wanted = [r.reason for r in out.reasons]
     w = Window.partitionBy("reason").orderBy("_record_hash")
     picked = (held.filter(F.col("reason").isin(*wanted)).withColumn("_k", F.row_number().over(w))

@@ -128,7 +128,7 @@ class RefineReport:
                                                    "duplicates": 0, "conflicts": 0})
             t["batches"] += 1
             for k in ("bronze", "silver", "quarantine", "duplicates", "conflicts"):
-                t[k] += int(r[k] or 0)
+                t[k] += int(r.get(k) or 0)  # ``conflicts`` is absent from rows made before it existed
         return out
 
     def __str__(self) -> str:
@@ -145,7 +145,8 @@ class RefineReport:
         for r in shown:
             lines.append(
                 f"  {r['bronze_table']:22s} {r['batch_id'][:34]:34s} {r['bronze']:>9,d} {r['silver']:>9,d} "
-                f"{r['quarantine']:>9,d} {r['duplicates']:>7,d} {r['conflicts']:>7,d}  {'yes' if r['ok'] else 'NO'}"
+                f"{r['quarantine']:>9,d} {r['duplicates']:>7,d} {r.get('conflicts') or 0:>7,d}  "
+                f"{'yes' if r['ok'] else 'NO'}"
             )
         if len(shown) < len(self.reconciliation):
             lines.append(f"  ... {len(self.reconciliation) - len(shown)} more batches (silver/reconciliation)")
