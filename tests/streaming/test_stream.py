@@ -22,7 +22,7 @@ GARBAGE: list[tuple[bytes, str]] = [
     (b"{not json", "json_invalido"),
     (b"[1, 2, 3]", "nao_objeto"),
     (b"", "valor_vazio"),
-    (b"\xff\xfe\x00garbage", "json_invalido"),
+    (b"\xff\xfe\x00garbage", "utf8_invalido"),
     (json.dumps({"id_transacao": "X"}).encode(), "versao_ausente"),
     (json.dumps({**world.tx(9001, "U01", "U02", 1), "schema_version": 7}).encode(), "versao_desconhecida"),
     (json.dumps({k: v for k, v in world.tx(9002, "U01", "U02", 1).items() if k != "valor"}).encode(),
@@ -144,6 +144,119 @@ def test_kill_9_mid_stream_then_restart_scores_every_transaction_exactly_once(
                      .select("chave_pix_destino").first()[0]).orderBy("timestamp").collect()
     assert [r.recebidos_1h_destino for r in last] == [float(min(i, 12)) for i in range(len(last))]
     # the scored topic got every id at least once (at-least-once: the replayed batch may repeat some)
+    scored = world.consume(kafka_bootstrap, s.kafka.topic_scored, n)
+    assert {json.loads(m.value())["id_transacao"] for m in scored} == {d["id_transacao"] for d in good}
+
+
+def _hostile(n: int, minutes: float) -> list[tuple[bytes, str]]:
+    """The hostile set (issue 19), distinct per ``n``: each value with the DLQ reason it must get."""
+    def doc(i: int, **over) -> dict:
+        return {**world.tx(9000 + 10 * n + i, "U01", "U20", minutes), **over}
+
+    nan = json.dumps(doc(4)).replace('"valor": 100.0', '"valor": NaN')
+    assert "NaN" in nan
+    return [
+        (json.dumps(doc(0, id_transacao=f"TX{n}\\")).encode(), "id_invalido:id_transacao"),
+        (json.dumps(doc(1, id_transacao=f"O'Brien{n}")).encode(), "id_invalido:id_transacao"),
+        (json.dumps(doc(2, id_transacao=f"' OR true --{n}")).encode(), "id_invalido:id_transacao"),
+        (json.dumps(doc(3, timestamp="2099-01-01T00:00:00")).encode(), "timestamp_futuro:timestamp"),
+        (nan.encode(), "json_invalido"),
+        (f"{{not json {n}".encode(), "json_invalido"),
+        (json.dumps(doc(5, status="conclu\u00edda"), ensure_ascii=False).encode("latin-1"), "utf8_invalido"),
+        (json.dumps({**doc(6), "pad": "x" * 1_000_000}).encode(), "mensagem_grande"),
+    ]
+
+
+def _produce_raw(bootstrap: str, topic: str, docs: list[dict], raw: list[bytes]) -> None:
+    """Like ``world.produce``, with a producer that can send a 1 MB value (librdkafka's default stops at 1e6)."""
+    from confluent_kafka import Producer
+
+    p = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all", "linger.ms": 5,
+                  "message.max.bytes": 1_048_000})
+    for i, d in enumerate(docs):
+        p.produce(topic, key=d["chave_pix_origem"].encode(), value=json.dumps(d).encode())
+        if i % 10 == 3 and raw:  # the bad records mixed in between the good ones
+            p.produce(topic, key=b"hostile", value=raw.pop())
+    for r in raw:
+        p.produce(topic, key=b"hostile", value=r)
+    assert p.flush(30) == 0
+
+
+@pytest.mark.slow
+def test_the_hostile_set_while_the_scorer_runs_then_a_restart(
+        spark, scorer_settings, stream_env, kafka_bootstrap, tmp_path) -> None:
+    """Issue 19: no record stops scoring. The hostile set (quote, backslash and injection ids, a 2099 timestamp,
+    NaN, non-JSON, invalid UTF-8, a 1 MB value) mixed with good records, sent while ``pixring stream`` runs;
+    then kill -9, a second hostile set plus a record older than the watermark, and a restart: every good
+    record exactly once in Delta with continuous features, every bad one in the DLQ with its reason."""
+    import hashlib
+
+    s = scorer_settings
+    n, half = 160, 80
+    good = world.ordinary_and_ring(n)  # T0 + 0.5 min each
+    world.create_topic(kafka_bootstrap, s.kafka.topic_transactions, partitions=1)  # one total event order
+    first, second = _hostile(1, 20), _hostile(2, 60)
+    second.append((json.dumps(world.tx(9100, "U01", "U20", 0)).encode(), "timestamp_atrasado:timestamp"))
+    env = {**os.environ, **stream_env, "PIXRING_HOME": str(s.paths.home), "PIXRING_SPARK_MASTER": "local[1]",
+           "PIXRING_SPARK_DRIVER_MEMORY": "1g", "PIXRING_SPARK_SHUFFLE_PARTITIONS": "1"}
+    cwd = str(Path(__file__).parents[2])
+    log_path = tmp_path / "stream.log"
+    metrics_url = f"http://127.0.0.1:{stream_env['PIXRING_STREAMING_METRICS_PORT']}/metrics"
+    with log_path.open("w") as log_file:
+        child = subprocess.Popen([sys.executable, "-m", "pixring.cli", "stream"], env=env, stdout=log_file,
+                                 stderr=subprocess.STDOUT, start_new_session=True, cwd=cwd)
+        try:
+            deadline = time.monotonic() + 420
+            metrics = ""
+            while "pixring_stream_scoring 1.0" not in metrics and time.monotonic() < deadline:
+                assert child.poll() is None, log_path.read_text()[-3000:]
+                time.sleep(0.5)
+                try:
+                    metrics = urllib.request.urlopen(metrics_url, timeout=5).read().decode()
+                except OSError:
+                    pass
+            assert "pixring_stream_scoring 1.0" in metrics, "the scorer did not start in time"
+            _produce_raw(kafka_bootstrap, s.kafka.topic_transactions, good[:half], [v for v, _ in first])
+            while _scored(spark, s).count() < half and time.monotonic() < deadline:
+                assert child.poll() is None, log_path.read_text()[-3000:]  # still scoring
+                time.sleep(1)
+            assert _scored(spark, s).count() == half, log_path.read_text()[-3000:]
+            metrics = urllib.request.urlopen(metrics_url, timeout=10).read().decode()
+            assert child.poll() is None, log_path.read_text()[-3000:]
+        finally:
+            os.killpg(child.pid, signal.SIGKILL)
+            child.wait(30)
+    assert 'pixring_stream_dlq_total{motivo="id_invalido"} 3.0' in metrics, metrics
+    assert 'pixring_stream_dlq_total{motivo="mensagem_grande"} 1.0' in metrics
+
+    _produce_raw(kafka_bootstrap, s.kafka.topic_transactions, good[half:], [v for v, _ in second])
+    restart = subprocess.run([sys.executable, "-m", "pixring.cli", "stream", "--available-now", "--no-metrics"],
+                             env=env, capture_output=True, text=True, timeout=600, cwd=cwd)
+    assert restart.returncode == 0, restart.stdout[-2000:] + restart.stderr[-3000:]
+
+    df = _scored(spark, s)
+    assert df.count() == df.select("id_transacao").distinct().count() == n
+    assert {r[0] for r in df.select("id_transacao").collect()} == {d["id_transacao"] for d in good}
+    assert df.filter("atrasada").count() == 0
+    # the 2099 records never reached the state: the ring mule's receipts keep counting across both sets and
+    # the restart (with them, the state's clock would have jumped to 2099 and evicted every receipt)
+    mule = df.filter(df.id_anel_destino == "ANEL-1").orderBy("timestamp").collect()
+    assert [r.recebidos_1h_destino for r in mule] == [float(min(i, 12)) for i in range(len(mule))]
+    assert len(mule) == n // 10
+
+    # every bad record in the DLQ with its reason (at-least-once: a replayed batch may repeat one); a value
+    # over the size limit is cut, its size and digest in the headers
+    bad = first + second
+    dlq = world.consume(kafka_bootstrap, s.kafka.topic_dlq, len(bad))
+    got = set()
+    for m in dlq:
+        h = {k: v.decode() for k, v in m.headers()}
+        digest = h.get("pixring.sha256") or hashlib.sha256(m.value()).hexdigest()
+        got.add((digest, h["pixring.motivo"]))
+        assert h["pixring.origem"].startswith(f"{s.kafka.topic_transactions}/0/")
+        if "pixring.sha256" in h:
+            assert len(m.value()) == s.streaming.max_message_bytes and int(h["pixring.tamanho"]) > 1_000_000
+    assert got == {(hashlib.sha256(v).hexdigest(), reason) for v, reason in bad}
     scored = world.consume(kafka_bootstrap, s.kafka.topic_scored, n)
     assert {json.loads(m.value())["id_transacao"] for m in scored} == {d["id_transacao"] for d in good}
 
