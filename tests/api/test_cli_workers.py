@@ -19,7 +19,7 @@ import pytest
 
 from api.cli import Supervisor
 from api.workers import WorkerBoard
-from tests.api.conftest import _free_port
+from tests.helpers import free_port
 
 
 def _readyz(url: str) -> tuple[int, dict]:
@@ -54,7 +54,7 @@ def _workers(proc: subprocess.Popen) -> list[psutil.Process]:
 
 
 def _start(api_settings, tmp_path, name: str) -> tuple[subprocess.Popen, list[psutil.Process], int]:
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "PIXRING_HOME": str(api_settings.paths.home), "PIXRING_API_PORT": str(port)}
     proc = subprocess.Popen([sys.executable, "-m", "pixring.cli", "api", "--workers", "2"], env=env,
                             stdout=subprocess.DEVNULL, stderr=open(tmp_path / f"{name}.log", "w"),  # noqa: SIM115
@@ -100,7 +100,7 @@ def test_a_dead_worker_is_replaced_and_a_dead_supervisor_takes_its_workers(api_s
     url = f"http://127.0.0.1:{port}"
     try:
         children[0].kill()
-        assert children[0].wait(timeout=10) == -signal.SIGKILL
+        children[0].wait(timeout=10)  # gone (the supervisor reaps it: psutil cannot give a non-child's code)
         deadline = time.monotonic() + 180
         while len({c.pid for c in _workers(proc)} - {children[0].pid}) < 2:  # the replacement exists
             assert time.monotonic() < deadline and proc.poll() is None, "no replacement"
