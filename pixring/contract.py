@@ -23,9 +23,10 @@ ID_MAX_LEN: Final[int] = 64
 #: Characters an id may hold (after the first, which is a letter or a digit).
 ID_CHARS: Final[str] = "A-Za-z0-9._:-"
 #: The id rule, as a regular expression usable by Python ``re`` and Spark ``rlike`` alike.
-ID_RE: Final[str] = rf"^[A-Za-z0-9][{ID_CHARS}]{{0,{ID_MAX_LEN - 1}}}$"
+#: It ends with ``(?![\s\S])``, not ``$``: Java's ``$`` (Spark ``rlike``) also matches before a final newline.
+ID_RE: Final[str] = rf"^[A-Za-z0-9][{ID_CHARS}]{{0,{ID_MAX_LEN - 1}}}(?![\s\S])"
 #: A Pix end-to-end id (``id_transacao`` of a real extract): E + ISPB(8) + yyyyMMddHHmm + 11 alphanumerics.
-E2E_ID_RE: Final[str] = r"^E[0-9]{8}[0-9]{12}[A-Za-z0-9]{11}$"
+E2E_ID_RE: Final[str] = r"^E[0-9]{8}[0-9]{12}[A-Za-z0-9]{11}(?![\s\S])"
 #: Columns of the input files that hold ids (checked against :data:`ID_RE`, reason ``bad_id:<column>``).
 ID_COLUMNS: Final[frozenset[str]] = frozenset(
     {"id_transacao", "id_usuario", "id_dispositivo", "id_log", "id_fraude"})
