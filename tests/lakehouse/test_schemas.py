@@ -59,7 +59,8 @@ def test_erase_refuses_something_that_is_not_a_document(settings) -> None:
 
 
 def test_source_folder_problems_are_one_clear_error(tmp_path: Path) -> None:
-    from lakehouse.sources import SourceFile, check_header, find_sources
+    from lakehouse.mapping import plan_columns
+    from lakehouse.sources import csv_header, find_sources
 
     with pytest.raises(PixringError, match="not a folder"):
         find_sources(tmp_path / "nope")
@@ -74,8 +75,9 @@ def test_source_folder_problems_are_one_clear_error(tmp_path: Path) -> None:
     (tmp_path / "_truth" / "transacoes_fraudulentas.csv").write_text("x\n")
     found, missing = find_sources(tmp_path)
     assert list(found) == ["usuarios"] and "transacoes_pix" in missing
-    with pytest.raises(PixringError, match="do not match"):
-        check_header(SourceFile("usuarios", tmp_path / "usuarios.csv", "csv"), ["a", "b"])
+    sf = found["usuarios"]
+    with pytest.raises(PixringError, match=r"usuarios.csv: no column for id_usuario, cpf_cnpj"):
+        plan_columns("usuarios", csv_header(sf), sf.mapping, str(sf.path))
 
 
 def test_kafka_message_contract() -> None:
