@@ -211,6 +211,35 @@ def test_same_id_with_other_content_is_a_conflict_not_an_overwrite(spark) -> Non
     assert out["v1"]._reasons == ["conflict:id_usuario"]
 
 
+def test_a_kafka_record_replaying_an_id_with_other_values_is_a_conflict(spark) -> None:
+    """Issue 19.6: a republished id with other content no longer overwrites the first version."""
+    from lakehouse.transforms import validate as V
+
+    same = ml.STREAM_VALID[2]  # TX0000000001 with the file's content: a duplicate
+    other = (ml.TX[1][0], *ml.TX[1][1:2], "9999.00", *ml.TX[1][3:])  # TX0000000002 with another amount
+    raw = spark.createDataFrame(
+        [("t", 0, i, "kafka://t/0", datetime(2026, 9, 12), "s", f"k{i}", json_value(v)) for i, v in
+         enumerate([same, other])],
+        "_kafka_topic string, _kafka_partition int, _kafka_offset long, _source_file string, "
+        "_ingested_at timestamp, _batch_id string, _record_hash string, _raw_value string",
+    )
+    from pixring.contract import COLUMNS
+
+    files = spark.createDataFrame(
+        [(*t, None, "f", datetime(2026, 9, 11), "b", f"f{i}") for i, t in enumerate(ml.TX[:2])],
+        ", ".join(f"{c} string" for c in COLUMNS["transacoes_pix"]) +
+        ", _malformed_line string, _source_file string, _ingested_at timestamp, _batch_id string, _record_hash string")
+    prepared = V.prepare_file(files, "transacoes_pix").unionByName(V.prepare_stream(raw))
+    out = {r._record_hash: r for r in V.classify(V.validate(prepared, "transacoes_pix", 512), "transacoes_pix").collect()}
+    assert (out["k0"]._status, out["f0"]._status) == ("silver", "duplicate")  # the newer copy wins
+    assert out["k1"]._status == out["f1"]._status == "conflict"
+    assert out["k1"]._reasons == ["conflict:id_transacao"]
+    quarantined = V.quarantine_rows(V.classify(V.validate(prepared, "transacoes_pix", 512), "transacoes_pix"),
+                                    "transacoes_pix").collect()
+    assert {q.record_hash for q in quarantined} == {"k1", "f1"}  # both versions, each with its raw record
+    assert any("9999" in q.raw_record for q in quarantined) and all(q.raw_record for q in quarantined)
+
+
 def test_id_rule_and_unknown_enum_values_in_reasons(spark) -> None:
     tx = dict(timestamp="2026-09-10T09:10:00", valor="10.00", chave_pix_origem=ml.EVP2, chave_pix_destino=ml.EVP3,
               tipo_transacao="transferencia_p2p", status="concluida")
