@@ -162,6 +162,26 @@ class RateLimiter:
             return 0.0
 
 
+def _name_route(scope) -> None:
+    """``scope["route"]`` for a request answered before routing, so metrics and logs name its template."""
+    from starlette.routing import Match
+
+    routes, sub = getattr(getattr(scope.get("app"), "router", None), "routes", ()), dict(scope)
+    while routes:
+        for route in routes:
+            match, child = route.matches(sub)
+            if match is Match.FULL:
+                if getattr(route, "path", None) is not None:
+                    scope["route"] = route
+                    return
+                sub = {**sub, **child}  # an included router: look inside it
+                inner = getattr(route, "original_router", route)  # FastAPI's _IncludedRouter wraps one
+                routes = getattr(inner, "routes", ())
+                break
+        else:
+            return
+
+
 class Guard:
     """Pure ASGI middleware: authentication and body bounds before any route (see the module docstring)."""
 
@@ -187,6 +207,7 @@ class Guard:
             try:
                 principal = self.auth.authenticate(raw.decode("latin-1") if raw else None, logs.correlation_id.get())
             except AuthError as exc:
+                _name_route(scope)
                 await problems.problem(401, str(exc), instance=path,
                                        headers={"WWW-Authenticate": "Bearer"})(scope, receive, send)
                 return
@@ -201,6 +222,7 @@ class Guard:
                 await problems.problem(400, "invalid Content-Length", instance=path)(scope, receive, send)
                 return
             if n > self.max_body:
+                _name_route(scope)
                 await self._too_large(scope, receive, send)
                 return
             await self.app(scope, receive, send)

@@ -149,15 +149,15 @@ def test_injection_attempts_change_nothing(client, live_api, world, neo4j_driver
 # --- identities: signed JWTs beside the static role tokens ---------------------------------------------------
 
 
-def _jwt(live_api, subject: str, role: str, key: str | None = None, **over) -> str:
-    """A JWT signed with ``key`` (default: the API's), its claims overridden by ``over``."""
+def _jwt(live_api, key: str | None = None, **over) -> str:
+    """An investigator's JWT signed with ``key`` (default: the API's), its claims overridden by ``over``."""
     import time
 
     import jwt as pyjwt
 
     a = live_api.settings.api
     now = int(time.time())
-    claims = {"sub": subject, "role": role, "iss": a.jwt_issuer, "aud": a.jwt_audience, "iat": now,
+    claims = {"sub": "ana", "role": "investigator", "iss": a.jwt_issuer, "aud": a.jwt_audience, "iat": now,
               "exp": now + 600, "jti": "t1"} | over
     return pyjwt.encode(claims, key or a.jwt_secret.get_secret_value(), algorithm="HS256")
 
@@ -189,7 +189,7 @@ def test_a_minted_jwt_names_its_person_in_the_audit_log(client, live_api, world)
     ({"exp": 4_102_444_800}, "token lifetime above the maximum"),
 ])
 def test_bad_jwts_are_401(client, live_api, world, over, detail) -> None:
-    token = _jwt(live_api, "ana", "investigator", **over)
+    token = _jwt(live_api, **over)
     r = client.get("/v1/rings", headers={"Authorization": f"Bearer {token}"})
     assert r.status_code == 401 and r.json()["detail"] == detail
     assert r.headers.get("www-authenticate") == "Bearer"
