@@ -301,6 +301,8 @@ def break_rows(src: Path, out: Path, fraction: float = 0.05, seed: int = 5) -> d
             expected["transacoes_pix"][(row[id_col], reason)] += 1  # the original version is quarantined too
         else:
             rows[k] = apply(row)
+            if reason == "malformed_row":  # Spark fills the absent last field with NULL: it is missing too
+                expected["transacoes_pix"][(rows[k][id_col], "missing:status")] += 1
         expected["transacoes_pix"][(rows[k][id_col], reason)] += 1
     _write(out / FILES["transacoes_pix"][0], header, rows + extra_rows)
 
