@@ -6,8 +6,9 @@ or a binary search, so it answers in microseconds. Tables (all optional: a missi
 reported by :meth:`ReadModel.status`):
 
 ==============================  =========================================================================
-``silver/transacoes_pix``       transactions (ids, times, amounts, key tokens, owners): fund tracing and
-                                the velocity features of ``POST /v1/score``
+``silver/transacoes_pix``       transactions (ids, times, amounts, key tokens, owners): fund tracing
+                                (effective ones) and the windowed features of ``POST /v1/score`` (every
+                                attempt, as training and the stream count them)
 ``silver/chaves_pix``           key token -> owner, creation time, type
 ``silver/usuarios``             masked profile (tokens and masked name only)
 ``gold/node_scores``            GNN score per node (``gnn embed``)
@@ -40,6 +41,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from pixring.features import Receipt, event_seconds, is_effective
 
 from api.background import every
 
@@ -176,15 +179,6 @@ class Tx:
 
 
 @dataclass
-class _Received:
-    """Payments received by one key, in time order (parallel arrays for bisect)."""
-
-    ts: list[datetime] = field(default_factory=list)
-    origem: list[str | None] = field(default_factory=list)
-    valor: list[float] = field(default_factory=list)
-
-
-@dataclass
 class Snapshot:
     """One immutable load of all tables; the API swaps snapshots atomically on refresh."""
 
@@ -194,7 +188,9 @@ class Snapshot:
     tx: dict[str, Tx] = field(default_factory=dict)
     out_by_user: dict[str, list[Tx]] = field(default_factory=dict)
     out_ts_by_user: dict[str, list[datetime]] = field(default_factory=dict)
-    received: dict[str, _Received] = field(default_factory=dict)
+    #: key token -> every payment to it (any status: rejected attempts count in the windows), as
+    #: :data:`pixring.features.Receipt` tuples sorted by (seconds of naive UTC, id)
+    received: dict[str, list[Receipt]] = field(default_factory=dict)
     keys: dict[str, dict[str, Any]] = field(default_factory=dict)
     keys_by_user: dict[str, list[str]] = field(default_factory=dict)
     users: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -223,13 +219,9 @@ class Snapshot:
         ring = self.user_ring.get(user) if user else None
         return _float(self.rings[ring]["risco"]) if ring else 0.0
 
-    def received_between(self, token: str, start: datetime, end: datetime) -> tuple[int, set[str], float]:
-        """(count, distinct origin keys, total amount) of payments to ``token`` in ``[start, end)``."""
-        r = self.received.get(token)
-        if r is None:
-            return 0, set(), 0.0
-        lo, hi = bisect.bisect_left(r.ts, start), bisect.bisect_left(r.ts, end)
-        return hi - lo, {o for o in r.origem[lo:hi] if o}, sum(r.valor[lo:hi])
+    def receipts(self, token: str) -> list[Receipt] | None:
+        """The payments to ``token`` for :func:`pixring.features.window_features` (None: none known)."""
+        return self.received.get(token)
 
     def outgoing_after(self, user: str, after: datetime, until: datetime) -> list[Tx]:
         """Effective transfers sent by ``user`` in ``(after, until]``, in time order."""
@@ -287,19 +279,17 @@ def build_snapshot(raw: dict[str, list[dict[str, Any]]], versions: dict[str, int
                 row.get("chave_pix_destino"), row.get("id_usuario_origem"), row.get("id_usuario_destino"),
                 row.get("status"), row.get("tipo_transacao"))
         s.tx[tx.id] = tx
-    ordered = sorted(s.tx.values(), key=lambda t: t.ts)
+    ordered = sorted(s.tx.values(), key=lambda t: (t.ts, t.id))
     out: dict[str, list[Tx]] = defaultdict(list)
-    received: dict[str, _Received] = defaultdict(_Received)
+    received: dict[str, list[Receipt]] = defaultdict(list)
     for tx in ordered:
+        if tx.chave_destino:  # every attempt: the features count rejected ones too (pixring.features)
+            received[tx.chave_destino].append(
+                (event_seconds(tx.ts), tx.id, tx.chave_origem, tx.valor, is_effective(tx.status)))
         if tx.status is not None and tx.status not in EFFECTIVE:
             continue
         if tx.usuario_origem:
             out[tx.usuario_origem].append(tx)
-        if tx.chave_destino:
-            r = received[tx.chave_destino]
-            r.ts.append(tx.ts)
-            r.origem.append(tx.chave_origem)
-            r.valor.append(tx.valor)
     s.out_by_user = dict(out)
     s.out_ts_by_user = {u: [t.ts for t in txs] for u, txs in out.items()}
     s.received = dict(received)

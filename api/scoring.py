@@ -9,12 +9,13 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from gnn.serving import TX_DEFAULTS, TX_FEATURES, decide, rules
+from gnn.serving import TX_FEATURES, decide, rules
 from pixring.contract import TIMEZONE, is_night_hour
+from pixring.features import event_seconds, static_features, window_features
 from pixring.settings import ScoringSettings
 
 from api.background import every
@@ -35,33 +36,30 @@ class TxInput:
     chave_destino: str
 
 
+def local_hour(ts_utc: datetime) -> int:
+    """The hour in Brasília time (:data:`pixring.contract.TIMEZONE`) of a naive UTC instant."""
+    return ts_utc.replace(tzinfo=UTC).astimezone(LOCAL_TZ).hour
+
+
 def is_night(ts_utc: datetime) -> bool:
     """20:00-06:00 Brasília time (the Pix night period)."""
-    from datetime import UTC
-
-    hour = ts_utc.replace(tzinfo=UTC).astimezone(LOCAL_TZ).hour
-    return is_night_hour(hour)
+    return is_night_hour(local_hour(ts_utc))
 
 
 def features(snap: Snapshot, tx: TxInput) -> dict[str, float]:
-    """:data:`gnn.serving.TX_FEATURES` of one transaction from the read model (defaults when unknown)."""
-    f = dict(TX_DEFAULTS)
-    f["valor"] = float(tx.valor)
-    f["noturna"] = 1.0 if is_night(tx.ts) else 0.0
+    """:data:`pixring.features.TX_FEATURES` of one transaction from the read model (defaults when unknown).
+
+    The rules are :mod:`pixring.features`' (the ones training and the stream use): the local hour for
+    ``noturna``, the read model's receipts (every attempt, any status) for the windows.
+    """
     owner_o, owner_d = snap.key_owner(tx.chave_origem), snap.key_owner(tx.chave_destino)
-    f["score_origem"] = snap.user_score(owner_o)
-    f["score_destino"] = snap.user_score(owner_d)
-    f["risco_anel_destino"] = snap.ring_risk_of_user(owner_d)
     key = snap.keys.get(tx.chave_destino)
-    if key and key.get("data_cadastro"):
-        f["idade_chave_destino_h"] = max(0.0, (tx.ts - key["data_cadastro"]).total_seconds() / 3600.0)
-    n10, _, _ = snap.received_between(tx.chave_destino, tx.ts - timedelta(minutes=10), tx.ts)
-    n60, senders, _ = snap.received_between(tx.chave_destino, tx.ts - timedelta(hours=1), tx.ts)
-    f["recebidos_10min_destino"] = float(n10)
-    f["recebidos_1h_destino"] = float(n60)
-    f["remetentes_distintos_1h_destino"] = float(len(senders))
-    _, _, got = snap.received_between(tx.chave_origem, tx.ts - timedelta(minutes=60), tx.ts)
-    f["repasse_origem"] = 1.0 if got >= 0.9 * float(tx.valor) else 0.0
+    cadastro = key.get("data_cadastro") if key else None
+    age = (tx.ts - cadastro).total_seconds() / 3600.0 if cadastro else None
+    f = static_features(local_hour(tx.ts), tx.valor, snap.user_score(owner_o), snap.user_score(owner_d),
+                        snap.ring_risk_of_user(owner_d), age)
+    f.update(window_features(event_seconds(tx.ts), tx.valor, snap.receipts(tx.chave_destino),
+                             snap.receipts(tx.chave_origem)))
     return f
 
 

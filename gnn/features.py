@@ -1,23 +1,11 @@
-"""Batch computation of :data:`gnn.serving.TX_FEATURES` from silver transactions (pure pandas).
+"""Batch computation of the transaction features from silver transactions (pure pandas, point in time).
 
-The streaming scorer computes the same features from Kafka with Spark state; the definitions below are the
-contract both follow (see also the table in :mod:`gnn.serving`). For a transaction ``t`` at instant ``T``
-paying destination key ``kd`` from origin key ``ko``:
-
-* ``valor``: the amount (R$).
-* ``noturna``: 1 when ``T``'s local hour is >= 20 or < 6, else 0.
-* ``score_origem`` / ``score_destino``: gold ``node_scores.score`` of ``id_usuario_origem`` / ``id_usuario_destino``;
-  0 when the user is unknown (or has no score).
-* ``risco_anel_destino``: the highest ``ring_candidates.risco`` among candidates whose ``membros`` contain the
-  destination user; 0 when none.
-* ``idade_chave_destino_h``: silver's ``idade_chave_destino_h`` (key age at ``T``, hours); -1 when unknown.
-* ``recebidos_10min_destino`` / ``recebidos_1h_destino``: number of *other* transactions (any status: the stream
-  sees attempts too) paying ``kd`` with timestamp in ``[T - 10 min, T)`` / ``[T - 60 min, T)``.
-* ``remetentes_distintos_1h_destino``: distinct origin keys among those of ``[T - 60 min, T)``.
-* ``repasse_origem``: 1 when the sum of ``valor`` of transactions (any status except ``rejeitada``) paying
-  ``ko`` with timestamp in ``[T - 60 min, T)`` is >= 0.9 x this transaction's ``valor``, else 0.
-
-Windows are half-open and strictly before ``T``: the transaction itself never counts, nor do ties at ``T``.
+The features, their order, defaults and rules are defined once in :mod:`pixring.features` (the stream and
+the API compute them per record with :func:`pixring.features.window_features`); this module is the
+vectorised form of the same rules over a whole history, and ``tests/pixring/test_feature_parity.py`` holds
+the three paths to identical values. Inputs: ``noturna`` from the timestamp's hour (silver times are local
+time), ``idade_chave_destino_h`` from silver's column (clamped at 0, -1 unknown), the windows over the rows
+given (every status counted; ``repasse_origem`` sums the effective ones).
 """
 
 from __future__ import annotations
@@ -25,11 +13,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from gnn.serving import TX_DEFAULTS, TX_FEATURES
-from pixring.contract import is_night_hour
+from pixring.features import (REJECTED, TX_DEFAULTS, TX_FEATURES, WINDOW_1H_S, WINDOW_10MIN_S, noturna,
+                               repasse)
 
 REQUIRED: tuple[str, ...] = ("id_transacao", "timestamp", "valor", "chave_pix_origem", "chave_pix_destino")
-REPASSE_RATIO = 0.9
 
 
 def _window_counts(ts: np.ndarray, group: np.ndarray, width: np.timedelta64) -> np.ndarray:
@@ -70,7 +57,7 @@ def _distinct_senders(ts: np.ndarray, group: np.ndarray, senders: np.ndarray, wi
 
 def _received_sum(tx: pd.DataFrame, width: np.timedelta64) -> np.ndarray:
     """Per transaction: money the origin key received (non-rejected) in ``[T - width, T)``."""
-    inc = tx[tx["status"].fillna("") != "rejeitada"] if "status" in tx else tx
+    inc = tx[tx["status"].fillna("") != REJECTED] if "status" in tx else tx
     inc = inc.sort_values(["chave_pix_destino", "timestamp"])
     by_key = {k: (g["timestamp"].to_numpy(), np.r_[0.0, np.cumsum(g["valor"].to_numpy(dtype=float))])
               for k, g in inc.groupby("chave_pix_destino", sort=False)}
@@ -111,7 +98,7 @@ def tx_features(tx: pd.DataFrame, user_scores: pd.Series | None = None,
     out = pd.DataFrame(index=df.index)
     out["valor"] = df["valor"]
     hour = df["timestamp"].dt.hour
-    out["noturna"] = is_night_hour(hour).astype(float)
+    out["noturna"] = noturna(hour)
     scores = user_scores if user_scores is not None else pd.Series(dtype=float)
     risk = ring_risk if ring_risk is not None else pd.Series(dtype=float)
     for col, src in (("score_origem", "id_usuario_origem"), ("score_destino", "id_usuario_destino")):
@@ -119,23 +106,25 @@ def tx_features(tx: pd.DataFrame, user_scores: pd.Series | None = None,
     out["risco_anel_destino"] = (df["id_usuario_destino"].map(risk).astype(float).fillna(0.0)
                                  if "id_usuario_destino" in df else 0.0)
     if "idade_chave_destino_h" in df:
-        out["idade_chave_destino_h"] = pd.to_numeric(df["idade_chave_destino_h"], errors="coerce").fillna(-1.0)
+        age = pd.to_numeric(df["idade_chave_destino_h"], errors="coerce")
+        out["idade_chave_destino_h"] = age.clip(lower=0.0).fillna(TX_DEFAULTS["idade_chave_destino_h"])
     else:
-        out["idade_chave_destino_h"] = -1.0
+        out["idade_chave_destino_h"] = TX_DEFAULTS["idade_chave_destino_h"]
 
     s = df.sort_values(["chave_pix_destino", "timestamp", "_pos"], kind="stable")
     ts, grp = s["timestamp"].to_numpy(), s["chave_pix_destino"].to_numpy()
-    c10 = _window_counts(ts, grp, np.timedelta64(10, "m"))
-    c60 = _window_counts(ts, grp, np.timedelta64(60, "m"))
-    d60 = _distinct_senders(ts, grp, s["chave_pix_origem"].to_numpy(), np.timedelta64(60, "m"))
+    w10, w60 = np.timedelta64(int(WINDOW_10MIN_S), "s"), np.timedelta64(int(WINDOW_1H_S), "s")
+    c10 = _window_counts(ts, grp, w10)
+    c60 = _window_counts(ts, grp, w60)
+    d60 = _distinct_senders(ts, grp, s["chave_pix_origem"].to_numpy(), w60)
     pos = s["_pos"].to_numpy()
     for col, vals in (("recebidos_10min_destino", c10), ("recebidos_1h_destino", c60),
                       ("remetentes_distintos_1h_destino", d60)):
         arr = np.zeros(len(df))
         arr[pos] = vals
         out[col] = arr
-    received = _received_sum(df, np.timedelta64(60, "m"))
-    out["repasse_origem"] = ((received > 0) & (received >= REPASSE_RATIO * df["valor"].to_numpy())).astype(float)
+    received = _received_sum(df, w60)
+    out["repasse_origem"] = repasse(received, df["valor"].to_numpy()).astype(float)
     return out[list(TX_FEATURES)].astype(float).fillna(pd.Series(TX_DEFAULTS))
 
 

@@ -8,7 +8,8 @@ from Kafka with Spark state and ``api`` (``POST /v1/score``) computes them for o
 the Pix rules (:func:`rules`) and take a decision with :func:`decide`, so a transaction gets the same
 answer inline and in the stream.
 
-Feature definitions (all numeric, missing -> the documented default):
+Feature names, order, defaults and rules are defined once in :mod:`pixring.features` (training, the stream
+and the API all import them). Summary (all numeric, missing -> the documented default):
 
 ======================================  ==================================================================
 ``valor``                               amount in R$
@@ -30,22 +31,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Final
 
+from pixring.features import TX_DEFAULTS, TX_FEATURES  # noqa: F401 - re-exported: the definitions live there
 from pixring.settings import ScoringSettings
 
-TX_FEATURES: Final[tuple[str, ...]] = (
-    "valor",
-    "noturna",
-    "score_origem",
-    "score_destino",
-    "risco_anel_destino",
-    "idade_chave_destino_h",
-    "recebidos_10min_destino",
-    "recebidos_1h_destino",
-    "remetentes_distintos_1h_destino",
-    "repasse_origem",
-)
-#: Value used for a feature the caller could not compute.
-TX_DEFAULTS: Final[dict[str, float]] = {name: 0.0 for name in TX_FEATURES} | {"idade_chave_destino_h": -1.0}
 
 DECISIONS: Final[tuple[str, ...]] = ("allow", "review", "block")
 

@@ -1,10 +1,10 @@
 """Per-key stateful features of :mod:`gnn.serving`, exact across micro-batches and restarts.
 
 The state is the list of recent *receipts* per receiving key token: ``(event time, id_transacao, sender
-token, valor, effective)`` of every transaction paying the key. Definitions follow :mod:`gnn.features` (the
-batch computation the model was trained on): the counts and distinct senders take every attempt (any
-status), ``repasse_origem`` sums only effective ones (status not ``rejeitada``); windows are half-open and
-strictly before the transaction's instant ``T`` (ties at ``T`` never count). So
+token, valor, effective)`` of every transaction paying the key. The features themselves are computed by
+:mod:`pixring.features` (the one definition training and the API use too): the counts and distinct senders
+take every attempt (any status), ``repasse_origem`` sums only effective ones (status not ``rejeitada``);
+windows are half-open and strictly before the transaction's instant ``T`` (ties at ``T`` never count). So
 
 * a micro-batch is processed in event order and each transaction sees the earlier ones of the same batch;
 * replaying a batch after a crash gives the same features (receipts are de-duplicated by id, and the ones
@@ -24,24 +24,10 @@ import bisect
 from collections.abc import Iterable
 from datetime import datetime
 
-from gnn.serving import TX_DEFAULTS
-from pixring.contract import is_night_hour
-
-EPOCH = datetime(1970, 1, 1)
-MIN_10, HOUR = 600.0, 3600.0
-#: ``repasse_origem``: the origin received at least this share of the amount within the hour before.
-REPASSE_RAZAO = 0.90
-#: Statuses whose money arrived (summed by ``repasse_origem``).
-EFFECTIVE = frozenset({"concluida", "em_processamento"})
-
-
-
-def seconds(ts: datetime) -> float:
-    """Event time as seconds since 1970-01-01 of the naive local clock (no time-zone arithmetic)."""
-    return (ts - EPOCH).total_seconds()
-
-
-Receipt = tuple[float, str, str, float, bool]  # (event seconds, id, sender token, valor, effective)
+from pixring.features import WINDOW_1H_S as HOUR
+from pixring.features import Receipt, is_effective, window_features
+from pixring.features import event_seconds as seconds
+from pixring.features import static_features as _static_features
 
 
 class ReceiptState:
@@ -67,30 +53,14 @@ class ReceiptState:
         if id_tx in self.ids:
             return
         self.ids[id_tx] = t
-        bisect.insort(self.by_key.setdefault(receiver, []), (t, id_tx, sender, valor, status in EFFECTIVE))
+        bisect.insort(self.by_key.setdefault(receiver, []), (t, id_tx, sender, valor, is_effective(status)))
 
     def is_late(self, t: float) -> bool:
         return t < self.max_event - self.watermark
 
     def features(self, t: float, id_tx: str, origem: str, destino: str, valor: float) -> dict[str, float]:  # noqa: ARG002
-        """The four stateful features for a transaction at ``t`` (receipts strictly before ``t``)."""
-        out = {"recebidos_10min_destino": 0.0, "recebidos_1h_destino": 0.0,
-               "remetentes_distintos_1h_destino": 0.0, "repasse_origem": 0.0}
-        lst = self.by_key.get(destino)
-        if lst:
-            hi = bisect.bisect_left(lst, (t,))
-            lo1 = bisect.bisect_left(lst, (t - HOUR,))
-            lo10 = bisect.bisect_left(lst, (t - MIN_10,))
-            out["recebidos_10min_destino"] = float(max(0, hi - lo10))
-            out["recebidos_1h_destino"] = float(max(0, hi - lo1))
-            out["remetentes_distintos_1h_destino"] = float(len({r[2] for r in lst[lo1:hi]}))
-        src = self.by_key.get(origem)
-        if src:
-            hi = bisect.bisect_left(src, (t,))
-            lo = bisect.bisect_left(src, (t - HOUR,))
-            received = sum(r[3] for r in src[lo:hi] if r[4])
-            out["repasse_origem"] = 1.0 if received > 0 and received >= REPASSE_RAZAO * valor - 1e-9 else 0.0
-        return out
+        """The four windowed features for a transaction at ``t`` (:func:`pixring.features.window_features`)."""
+        return window_features(t, valor, self.by_key.get(destino), self.by_key.get(origem))
 
     def evict(self, force: bool = False) -> int:
         """Drop receipts before the horizon (at most once per simulated minute unless forced)."""
@@ -124,14 +94,6 @@ class ReceiptState:
 
 def static_features(ts: datetime, valor: float, score_origem: float | None, score_destino: float | None,
                     risco_anel_destino: float | None, cadastro_destino: datetime | None) -> dict[str, float]:
-    """The features that need no state: amount, night period, gold scores, key age."""
-    hour = ts.hour
-    out = dict(TX_DEFAULTS)
-    out["valor"] = float(valor)
-    out["noturna"] = 1.0 if is_night_hour(hour) else 0.0
-    out["score_origem"] = float(score_origem or 0.0)
-    out["score_destino"] = float(score_destino or 0.0)
-    out["risco_anel_destino"] = float(risco_anel_destino or 0.0)
-    if cadastro_destino is not None:
-        out["idade_chave_destino_h"] = max(0.0, (ts - cadastro_destino).total_seconds() / 3600.0)
-    return out
+    """The features that need no state (:func:`pixring.features.static_features`); ``ts`` is local time."""
+    age = (ts - cadastro_destino).total_seconds() / HOUR if cadastro_destino is not None else None
+    return _static_features(ts.hour, valor, score_origem, score_destino, risco_anel_destino, age)

@@ -64,9 +64,10 @@ def test_trace_splits_across_branches_without_double_counting() -> None:
 def test_read_model_indexes_and_windows() -> None:
     snap = _snap([("t1", "v", "m", 0, 10.0, "concluida"), ("t2", "w", "m", 5, 20.0, "concluida"),
                   ("t3", "w", "m", 50, 30.0, "concluida")])
-    n, senders, total = snap.received_between("km", T, T + timedelta(minutes=10))
-    assert (n, senders, total) == (2, {"kv", "kw"}, 30.0)
-    assert snap.received_between("km", T + timedelta(minutes=1), T + timedelta(minutes=5))[0] == 0
+    t0 = (T - datetime(1970, 1, 1)).total_seconds()
+    assert snap.receipts("km") == [(t0, "t1", "kv", 10.0, True), (t0 + 300, "t2", "kw", 20.0, True),
+                                   (t0 + 3000, "t3", "kw", 30.0, True)]
+    assert snap.receipts("kv") is None
     assert [t.id for t in snap.outgoing_after("w", T, T + timedelta(hours=1))] == ["t2", "t3"]
     assert snap.user_score("m") == 0.0 and snap.ring_risk_of_user("m") == 0.0
 
