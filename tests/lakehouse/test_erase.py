@@ -142,6 +142,14 @@ def test_erase_then_refine_and_graph_rebuild_leave_no_trace(spark, lake) -> None
 
 
 # ---------------------------------------------------------------------------------- the GNN world
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def _to_delta(spark, pdf, path: str) -> None:
     pdf = pdf.copy()
     for c in pdf.columns:
@@ -157,7 +165,6 @@ def gworld(spark, make_settings, tmp_path_factory, neo4j_driver, mlflow_uri):
     import pandas as pd
 
     from lakehouse.paths import table_path
-    from tests.api.conftest import _free_port
     from tests.gnn.world import make_world
 
     unique = uuid.uuid4().hex[:8]
