@@ -355,6 +355,11 @@ class StreamingSettings(BaseSettings):
     drift_window: int = Field(20_000, ge=100)
     #: seconds between checks of the champion alias (reloaded when it moves)
     model_refresh_seconds: float = Field(30.0, gt=0)
+    #: a transaction stamped more than this many seconds after the scorer's clock goes to the DLQ
+    #: (``timestamp_futuro``) and never reaches the feature state
+    max_future_seconds: float = Field(300.0, ge=0)
+    #: a ``pix.transacoes`` value longer than this goes to the DLQ (``mensagem_grande``), cut to this length
+    max_message_bytes: int = Field(65_536, ge=1_024, le=900_000)
 
 
 class ApiSettings(_SecretFiles):
@@ -370,11 +375,6 @@ class ApiSettings(_SecretFiles):
     #: PEM certificate (chain) and key: the API serves HTTPS when both are set
     tls_cert: Path | None = None
     tls_key: Path | None = None
-    #: a transaction stamped more than this many seconds after the scorer's clock goes to the DLQ
-    #: (``timestamp_futuro``) and never reaches the feature state
-    max_future_seconds: float = Field(300.0, ge=0)
-    #: a ``pix.transacoes`` value longer than this goes to the DLQ (``mensagem_grande``), cut to this length
-    max_message_bytes: int = Field(65_536, ge=1_024, le=900_000)
     #: static role tokens; outside local only ``token_service`` is accepted (investigators carry a JWT)
     token_service: SecretStr = _dev("PIXRING_API_TOKEN_SERVICE")
     token_investigator: SecretStr = _dev("PIXRING_API_TOKEN_INVESTIGATOR")
