@@ -110,7 +110,7 @@ class ModelHolder:
             return False
         if (mv.version == self.version and self.model is not None) or mv.version == self.refused:
             return False
-        from gnn.registry import ModelRefused, load_verified
+        from pixring.modelsign import ModelRefused, load_verified
         from pixring.settings import get_settings
 
         t0 = time.monotonic()

@@ -65,7 +65,7 @@ def _ensure_model(settings) -> tuple[str, str]:
     with mlflow.start_run():
         info = mlflow.pyfunc.log_model(name="model", python_model=str(ROOT / "tests" / "api" / "toy_model.py"),
                                        registered_model_name=name)
-    from gnn.registry import sign_version
+    from pixring.modelsign import sign_version
 
     sign_version(settings, name, str(info.registered_model_version))  # the API loads only signed versions
     client.set_registered_model_alias(name, "champion", info.registered_model_version)

@@ -143,7 +143,7 @@ class Run:
                 pip_requirements=PIP_REQUIREMENTS, registered_model_name=name,
             )
         version = str(info.registered_model_version)
-        from gnn.registry import sign_version
+        from pixring.modelsign import sign_version
 
         sign_version(self.settings, name, version)  # the stream and the API load only signed versions
         self.client.set_model_version_tag(name, version, "run_id", self.run_id or "")
@@ -169,9 +169,9 @@ def alias_version(settings, name: str, alias: str = CHAMPION) -> str | None:
 
 
 def load_pyfunc(settings, name: str, version: str | None = None, alias: str = CHAMPION):
-    """The pyfunc of a version (or the alias) once its signature verified (:func:`gnn.registry.load_verified`);
+    """The pyfunc of a version (or the alias) once its signature verified (:func:`pixring.modelsign.load_verified`);
     returns ``(model, version)``."""
-    from gnn.registry import load_verified
+    from pixring.modelsign import load_verified
     from pixring.errors import PixringError
 
     _setup(settings)

@@ -26,7 +26,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from pixring import ledger
+from pixring import ledger, modelsign
 from pixring.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -244,7 +244,9 @@ def erase_all(settings: Settings, erased: ledger.Erased, kafka_keys: Iterable[st
     except Exception as exc:  # noqa: BLE001 - reported, the command exits non-zero
         errors["neo4j"] = f"{type(exc).__name__}: {str(exc)[:200]}"
     try:
+        intact = modelsign.intact_versions(settings)
         hits, problems = mlflow_scan(settings, erased, rewrite=True)
+        modelsign.resign(settings, intact)  # the rewritten artifacts of pixring's own models stay loadable
         done["mlflow"] = f"{len(hits)} artifact(s) rewritten ({sum(hits.values()):,d} mention(s) removed)"
         if problems:
             errors["mlflow"] = "; ".join(problems[:5])

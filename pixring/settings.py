@@ -224,7 +224,7 @@ class SecuritySettings(_SecretFiles):
     #: HMAC-SHA256 key of the PII tokens (silver, gold, Neo4j, topics); >= 32 bytes outside local
     pii_secret: SecretStr = _dev("PIXRING_PII_SECRET")
     #: HMAC-SHA256 key with which pixring's own registration signs a model version's artifact digest; the
-    #: stream and the API load only versions whose signature verifies (:mod:`gnn.registry`)
+    #: stream and the API load only versions whose signature verifies (:mod:`pixring.modelsign`)
     model_signing_key: SecretStr = _dev("PIXRING_MODEL_SIGNING_KEY")
 
 

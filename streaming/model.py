@@ -67,7 +67,7 @@ class ChampionModel:
             return False
         if version in (self.version, self.version_refused):
             return False
-        from gnn.registry import ModelRefused, load_verified
+        from pixring.modelsign import ModelRefused, load_verified
 
         try:
             model = load_verified(self.settings, self.name, version)  # the exact version the alias pointed at

@@ -25,7 +25,7 @@ def register_toy_model(settings: Settings, name: str, alias: str = "champion") -
         info = mlflow.pyfunc.log_model(name="model", python_model=str(TOY_MODEL_CODE),
                                        registered_model_name=name, pip_requirements=["mlflow", "pandas"])
     version = str(info.registered_model_version)
-    from gnn.registry import sign_version
+    from pixring.modelsign import sign_version
 
     sign_version(settings, name, version)  # pixring's own registration: loaders accept only signed versions
     MlflowClient().set_registered_model_alias(name, alias, version)

@@ -224,7 +224,7 @@ def toy_model(mlflow_uri: str, world: World, settings: Settings) -> str:
     import mlflow
     from mlflow import MlflowClient
 
-    from gnn.registry import sign_version
+    from pixring.modelsign import sign_version
 
     name = f"pixring-api-test-{world.p.lower()}"
     mlflow.set_tracking_uri(mlflow_uri)

@@ -1,4 +1,4 @@
-"""Only signed model versions load (``gnn.registry``), in the API's holder and the stream's champion too: real
+"""Only signed model versions load (``pixring.modelsign``), in the API's holder and the stream's champion too: real
 MLflow server, unique model names."""
 
 from __future__ import annotations
@@ -12,8 +12,16 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
-from gnn.registry import SHA_TAG, SIGNATURE_TAG, ModelRefused, load_verified, sign_version
 from pixring.errors import PixringError
+from pixring.modelsign import (
+    SHA_TAG,
+    SIGNATURE_TAG,
+    ModelRefused,
+    intact_versions,
+    load_verified,
+    resign,
+    sign_version,
+)
 from pixring.settings import MLflowSettings, PathSettings, SecuritySettings, Settings
 
 pytestmark = [pytest.mark.mlflow]
@@ -77,6 +85,22 @@ def test_another_key_or_changed_artifacts_are_refused(reg) -> None:
         client.set_model_version_tag(name, v2, tag, client.get_model_version(name, v1).tags[tag])
     with pytest.raises(ModelRefused, match="artifacts changed since registration"):
         load_verified(s, name, v2)
+
+
+def test_only_intact_signed_versions_are_signed_again(reg) -> None:
+    """What the erasure relies on: it re-signs only what was intact before it rewrote artifacts."""
+    s, name, client, register = reg
+    v1, v2, v3 = register(2.0), register(1000.0), register(3.0)
+    sign_version(s, name, v1)
+    for tag in (SHA_TAG, SIGNATURE_TAG):  # v2: other content wearing v1's tags; v3: never signed
+        client.set_model_version_tag(name, v2, tag, client.get_model_version(name, v1).tags[tag])
+    intact = intact_versions(s, frozenset({name}))
+    assert intact == [(name, v1)]
+    resign(s, intact)
+    assert list(load_verified(s, name, v1).predict(pd.DataFrame({"x": [1.0]}))) == [2.0]
+    for v, why in ((v2, "artifacts changed"), (v3, "has no pixring signature")):
+        with pytest.raises(ModelRefused, match=why):
+            load_verified(s, name, v)
 
 
 def test_api_holder_and_stream_champion_refuse_an_unsigned_champion(reg) -> None:

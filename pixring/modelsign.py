@@ -27,6 +27,8 @@ from typing import Any
 from pixring.errors import PixringError
 
 log = logging.getLogger(__name__)
+# Lives in pixring (not gnn): gnn signs at registration, the stream and the API verify, and the erasure
+# (lakehouse) signs again the versions whose artifacts it rewrote.
 
 SHA_TAG = "pixring.sha256"
 SIGNATURE_TAG = "pixring.signature"
@@ -83,6 +85,31 @@ def sign_version(settings, name: str, version: str) -> str:
     client.set_model_version_tag(name, version, SIGNATURE_TAG, signature(_key(settings), digest))
     log.info("signed %s version %s (sha256 %s)", name, version, digest[:12])
     return digest
+
+
+def intact_versions(settings, names: frozenset[str] | None = None) -> list[tuple[str, str]]:
+    """Every registered ``(name, version)`` (of ``names`` only, when given) whose artifacts still match the
+    digest pixring signed."""
+    uri = settings.mlflow.uri
+    client = _client(uri)
+    intact: list[tuple[str, str]] = []
+    for mv in client.search_model_versions(max_results=10_000):
+        if names is not None and mv.name not in names:
+            continue
+        recorded, signed = (mv.tags or {}).get(SHA_TAG), (mv.tags or {}).get(SIGNATURE_TAG)
+        if not recorded or not signed or not hmac.compare_digest(signed, signature(_key(settings), recorded)):
+            continue
+        with tempfile.TemporaryDirectory(prefix="pixring-sign-") as tmp:
+            if hmac.compare_digest(artifact_digest(_download(uri, mv.name, mv.version, Path(tmp))), recorded):
+                intact.append((mv.name, str(mv.version)))
+    return intact
+
+
+def resign(settings, versions: list[tuple[str, str]]) -> None:
+    """Sign ``versions`` again after pixring itself rewrote their artifacts (an erasure): only versions that
+    :func:`intact_versions` found intact *before* the rewrite are passed, so a tampered model stays refused."""
+    for name, version in versions:
+        sign_version(settings, name, version)
 
 
 def _models_dir(settings) -> Path:
