@@ -388,12 +388,30 @@ def erase(spark: SparkSession, settings: Settings, cpf_cnpj: str, *, by: str | N
     return report
 
 
+def _devices(spark: SparkSession, settings: Settings, ids: set[str]) -> set[str]:
+    """Ids of the devices registered to the accounts ``ids`` (bronze and silver ``dispositivos``)."""
+    if not ids:
+        return set()
+    found: set[str] = set()
+    for layer in ("bronze", "silver"):
+        df = _read(spark, table_path(settings, layer, "dispositivos"))
+        if df is not None:
+            found |= _strings(r.id_dispositivo for r in _collect(
+                df.filter(F.trim(F.col("id_usuario")).isin(*sorted(ids))), "id_dispositivo"))
+    edges = _read(spark, table_path(settings, "gold", "graph_edges"))  # the graph's account -> device edges
+    if edges is not None:
+        found |= _strings(r.dst for r in _collect(
+            edges.filter((F.col("tipo") == "USA") & F.col("src").isin(*sorted(ids))), "dst"))
+    return found
+
+
 def erase_identity(spark: SparkSession, settings: Settings, ident: Identity, *, by: str | None = None,
                    reason: str | None = None, other_stores: bool = True) -> EraseReport:
     """The erasure of an identified person (:func:`identify`): ledger first, then every store."""
     from lakehouse import erase_stores
 
     t0 = time.monotonic()
+    ident.ids |= _devices(spark, settings, ident.ids)  # a person's devices are theirs too
     retention = settings.lakehouse.vacuum_retention_hours
     report = EraseReport(mask_document(ident.document), retention)
     report.accounts, report.keys, report.transactions = len(ident.ids), ident.registered_keys, len(ident.transactions)
