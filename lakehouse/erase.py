@@ -78,6 +78,7 @@ class EraseReport:
     #: stores the erasure could not reach (the command exits non-zero: run it again)
     errors: dict[str, str] = field(default_factory=dict)
     accounts: int = 0
+    devices: int = 0
     keys: int = 0
     transactions: int = 0
     seconds: float = 0.0
@@ -89,7 +90,8 @@ class EraseReport:
     def __str__(self) -> str:
         lines = [
             f"erase {self.masked_document} (erasure {self.erasure_id}, recorded in the ledger): "
-            f"{self.accounts} account(s), {self.keys} key(s), {self.transactions} transaction(s) found; "
+            f"{self.accounts} account(s), {self.devices} device(s), {self.keys} key(s), "
+            f"{self.transactions} transaction(s) found; "
             f"{self.total:,d} Delta rows deleted ({self.seconds:.1f} s)",
         ]
         for table, n in self.deleted.items():
@@ -411,10 +413,12 @@ def erase_identity(spark: SparkSession, settings: Settings, ident: Identity, *, 
     from lakehouse import erase_stores
 
     t0 = time.monotonic()
-    ident.ids |= _devices(spark, settings, ident.ids)  # a person's devices are theirs too
     retention = settings.lakehouse.vacuum_retention_hours
     report = EraseReport(mask_document(ident.document), retention)
     report.accounts, report.keys, report.transactions = len(ident.ids), ident.registered_keys, len(ident.transactions)
+    devices = _devices(spark, settings, ident.ids) - ident.ids  # a person's devices are theirs too
+    report.devices = len(devices)
+    ident.ids |= devices
     entry = ledger.Entry(document_token=token(ident.document, settings.security.pii_secret), ids=set(ident.ids),
                          tokens=set(ident.tokens), transactions=set(ident.transactions), erased_by=by or "",
                          reason=reason or ledger.DEFAULT_REASON, vacuum_retention_hours=retention)
