@@ -27,7 +27,7 @@ from api.graphproj import GraphProjectionHolder
 from api.pii import AuditLog
 from api.readmodel import ReadModel
 from api.security import Authenticator, Guard, RateLimiter
-from api.routers import graph, health, rings, score, transactions, users
+from api.routers import cases, graph, health, med, rings, score, transactions, users
 from api.scoring import ModelHolder
 from pixring import logs
 from pixring.settings import Settings, get_settings
@@ -215,8 +215,8 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
     )
     app.state.ctx = ctx
     problems.install(app)
-    for module in (graph, rings, transactions, score, users, health):
-        by_id = module in (graph, transactions, users)  # the erasure ledger: an erased id answers 410
+    for module in (graph, rings, transactions, score, users, cases, med, health):
+        by_id = module in (graph, transactions, users, med)  # the erasure ledger: an erased id answers 410
         app.include_router(module.router, dependencies=[Depends(refuse_erased)] if by_id else None,
                            responses=GONE if by_id else None)
     # innermost: no body is read before the caller is known and the length is within bounds

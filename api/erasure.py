@@ -25,6 +25,12 @@ def _cache(ctx) -> ledger.ErasedCache:
     return cache
 
 
+def is_erased(ctx, value: str) -> bool:
+    """True when ``value`` (an account, transaction or ring member id) is in the erasure ledger."""
+    erased = _cache(ctx).get()
+    return bool(erased) and value in erased
+
+
 async def refuse_erased(request: Request, ctx: Ctx, who: AnyCaller) -> None:
     """410 when a path parameter names someone in the erasure ledger."""
     erased = _cache(ctx).get()

@@ -26,6 +26,8 @@ CENT = 0.005
 class TraceResult:
     origem: Tx
     valor_inicial: float
+    #: every traced transaction (one for :func:`trace`)
+    origens: list[Tx] = field(default_factory=list)
     hops: list[dict[str, Any]] = field(default_factory=list)
     contas: dict[str, dict[str, Any]] = field(default_factory=dict)
     truncado: bool = False
@@ -38,17 +40,27 @@ class TraceResult:
 def trace(snap: Snapshot, tx_id: str, *, window: timedelta, max_hops: int, max_accounts: int,
           max_transfers: int = 2000) -> TraceResult | None:
     """The forward trace of ``tx_id``; None when the transaction is unknown."""
-    start = snap.tx.get(tx_id)
-    if start is None:
+    return trace_many(snap, [tx_id], window=window, max_hops=max_hops, max_accounts=max_accounts,
+                      max_transfers=max_transfers)
+
+
+def trace_many(snap: Snapshot, tx_ids: list[str], *, window: timedelta, max_hops: int, max_accounts: int,
+               max_transfers: int = 2000) -> TraceResult | None:
+    """One joint forward trace of several transactions (a ring's incoming victim payments), in time order:
+    they share the rule's bookkeeping, so a transfer two of them reach is assigned once and an account's
+    recoverable amount is counted once. ``origem`` is the first; None when none is known."""
+    starts = sorted((snap.tx[t] for t in dict.fromkeys(tx_ids) if t in snap.tx), key=lambda t: (t.ts, t.id))
+    if not starts:
         return None
-    res = TraceResult(origem=start, valor_inicial=round(start.valor, 2))
-    if not start.usuario_destino:
-        return res
+    res = TraceResult(origem=starts[0], valor_inicial=round(sum(t.valor for t in starts), 2), origens=starts)
     assigned: dict[str, float] = {}  # transfer id -> traced amount already assigned to it
     arrivals: dict[str, datetime] = {}  # account -> first arrival of traced money
     # queue of (account, traced amount, arrival time, hop of arrival)
-    queue: deque[tuple[str, float, datetime, int]] = deque([(start.usuario_destino, start.valor, start.ts, 1)])
-    res.hops.append(_hop(1, start, start.valor, start.valor))
+    queue: deque[tuple[str, float, datetime, int]] = deque()
+    for start in starts:
+        if start.usuario_destino:
+            queue.append((start.usuario_destino, start.valor, start.ts, 1))
+            res.hops.append(_hop(1, start, start.valor, start.valor))
     while queue:
         account, amount, arrived, hop = queue.popleft()
         acc = res.contas.setdefault(account, {"id_usuario": account, "hop": hop, "recebido": 0.0,

@@ -1,9 +1,11 @@
 """Gold (and silver labels) -> pandas -> a PyG ``HeteroData`` of users, keys and devices.
 
 Reading is the only Spark part (:func:`read_frames`); everything after it is pure pandas/torch so the tests
-can feed small frames. Labels come only from silver ``fraudes`` (confirmed MED cases, with their detection
+can feed small frames. Labels come from silver ``fraudes`` (confirmed MED cases, with their detection
 date) joined to silver ``transacoes_pix``: the destination user of a confirmed fraudulent transaction is a
-positive (mule) label, known from the case's ``data_deteccao``. datagen's ``_truth/`` is never read here.
+positive (mule) label, known from the case's ``data_deteccao``; and from the investigators' dispositions in
+gold ``cases`` (:func:`investigator_labels`): ``mula_confirmada`` is a positive, ``descartado`` a negative, each
+known from its date ``em``. datagen's ``_truth/`` is never read here.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import torch
 from torch_geometric.data import HeteroData
 
 from graph.schemas import FEATURE_COLUMNS
-from pixring.contract import EDGE_ENDPOINTS
+from pixring.contract import CASES_TABLE, DISPOSICAO_ROTULO, EDGE_ENDPOINTS, TIMEZONE
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +50,8 @@ GOLD_COLUMNS: dict[str, list[str]] = {
     "features_chave": ["chave_pix", *BEHAVIOUR],
     "ring_candidates": ["id_anel", "membros", "nucleo", "risco"],
 }
+#: gold ``cases`` (optional: no table, no investigator labels); the notes are never read
+CASES_READ: list[str] = ["id_caso", "evento", "usuarios", "em"]
 SILVER_COLUMNS: dict[str, list[str]] = {
     "fraudes": ["id_fraude", "id_transacao", "data_deteccao", "status"],
     "transacoes_pix": ["id_transacao", "timestamp", "valor", "chave_pix_origem", "chave_pix_destino", "status",
@@ -67,6 +71,8 @@ class Frames:
     ring_candidates: pd.DataFrame
     fraudes: pd.DataFrame
     transacoes_pix: pd.DataFrame
+    #: investigator case events (gold ``cases``: ``id_caso, evento, usuarios, em``); empty when none
+    casos: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=CASES_READ))
     meta: dict[str, Any] = field(default_factory=dict)
 
 
@@ -96,6 +102,8 @@ def read_frames(spark, settings, with_labels: bool = True) -> Frames:
     out = {name: load("gold", name, cols) for name, cols in GOLD_COLUMNS.items()}
     for name, cols in SILVER_COLUMNS.items():
         out[name] = load("silver", name, cols) if with_labels or name == "transacoes_pix" else pd.DataFrame(columns=cols)
+    if with_labels and delta.is_table(spark, table_path(settings, "gold", CASES_TABLE)):
+        out["casos"] = load("gold", CASES_TABLE, CASES_READ)
     return Frames(**out)
 
 
@@ -120,11 +128,53 @@ def cutoff(frames: Frames, quantile: float) -> pd.Timestamp:
     return pd.Timestamp(pd.to_datetime(cases["data_deteccao"]).quantile(quantile, interpolation="lower"))
 
 
+def _local(values: pd.Series) -> pd.Series:
+    """Times as every frame holds them: naive local time (:data:`TIMEZONE`, the Spark session's zone);
+    offset-aware values are converted first."""
+    ts = pd.to_datetime(values)
+    return ts.dt.tz_convert(TIMEZONE).dt.tz_localize(None) if ts.dt.tz is not None else ts
+
+
+def investigator_events(frames: Frames) -> pd.DataFrame:
+    """Every labelling disposition per covered account: ``id_usuario, rotulo (1/0), em`` (naive local), by time."""
+    c = getattr(frames, "casos", None)  # frames pickled before the field existed have none
+    if c is None or c.empty:
+        return pd.DataFrame({"id_usuario": pd.Series(dtype=object), "rotulo": pd.Series(dtype=int),
+                             "em": pd.Series(dtype="datetime64[ns]")})
+    c = c[c["evento"].isin(list(DISPOSICAO_ROTULO))][["evento", "usuarios", "em"]]
+    c = c.explode("usuarios").dropna(subset=["usuarios"]).rename(columns={"usuarios": "id_usuario"})
+    out = pd.DataFrame({"id_usuario": c["id_usuario"].astype(str).to_numpy(),
+                        "rotulo": c["evento"].map(DISPOSICAO_ROTULO).astype(int).to_numpy(),
+                        "em": _local(c["em"]).to_numpy()})
+    return out.sort_values(["em", "id_usuario"], kind="stable").reset_index(drop=True)
+
+
+def investigator_labels(frames: Frames, before: pd.Timestamp | None = None) -> pd.DataFrame:
+    """Per account, its latest labelling disposition dated before ``before`` (all when None):
+    ``id_usuario, rotulo, em``. A later disposition replaces an earlier one (the investigator changed their mind)."""
+    ev = investigator_events(frames)
+    if before is not None:
+        ev = ev[ev["em"] < _as_naive(before)]
+    return ev.groupby("id_usuario", as_index=False).last()[["id_usuario", "rotulo", "em"]]
+
+
+def _as_naive(ts: pd.Timestamp) -> pd.Timestamp:
+    ts = pd.Timestamp(ts)
+    return ts.tz_convert(TIMEZONE).tz_localize(None) if ts.tzinfo is not None else ts
+
+
 def mule_labels(frames: Frames) -> pd.DataFrame:
-    """Per labelled user, the first detection of a confirmed case paying it: ``id_usuario, detectado_em``."""
+    """Per positive user, the first time it was known positive: a confirmed MED case paying it (``data_deteccao``)
+    or an investigator's ``mula_confirmada`` (``em``): ``id_usuario, detectado_em``."""
     cases = confirmed_cases(frames).dropna(subset=["id_usuario_destino"])
-    return (cases.groupby("id_usuario_destino", as_index=False)["data_deteccao"].min()
-            .rename(columns={"id_usuario_destino": "id_usuario", "data_deteccao": "detectado_em"}))
+    med = pd.DataFrame({"id_usuario": cases["id_usuario_destino"].to_numpy(),
+                        "detectado_em": pd.to_datetime(cases["data_deteccao"]).to_numpy()})
+    inv = investigator_events(frames)
+    inv = inv[inv["rotulo"] == 1]
+    if not inv.empty:
+        med = pd.concat([med, pd.DataFrame({"id_usuario": inv["id_usuario"].to_numpy(),
+                                            "detectado_em": inv["em"].to_numpy()})], ignore_index=True)
+    return med.groupby("id_usuario", as_index=False)["detectado_em"].min()
 
 
 # ------------------------------------------------------------------------------------------------ features
@@ -290,24 +340,55 @@ class Split:
 
     cut: pd.Timestamp
     y_train: torch.Tensor  # [N_users] 1 = confirmed mule known before the cut
-    test_mask: torch.Tensor  # users not known positive before the cut
+    test_mask: torch.Tensor  # users neither known positive nor dismissed by an investigator before the cut
     y_test: torch.Tensor  # 1 = first confirmed after the cut (the bank's later view)
     n_train_pos: int
     n_test_pos: int
+    #: [N_users] True = dismissed by an investigator before the cut: a known negative (always in the loss)
+    known_negative: torch.Tensor | None = None
+    #: investigator labels used in training (latest disposition before the cut, accounts in the graph)
+    n_investigator_pos: int = 0
+    n_investigator_neg: int = 0
+    #: labelling dispositions dated at or after the cut: not trained on (evaluation's later view only)
+    n_investigator_after_cut: int = 0
+
+    @property
+    def n_investigator_labels(self) -> int:
+        return self.n_investigator_pos + self.n_investigator_neg
 
 
 def make_split(frames: Frames, bundle: GraphBundle, quantile: float = 0.7) -> Split:
-    """Labels from silver fraudes only, split at the ``quantile`` of the detection dates."""
+    """Split at the ``quantile`` of the confirmed MED cases' detection dates (the claims alone set the cut).
+
+    Training (what was known before the cut): MED positives, investigator ``mula_confirmada`` positives and
+    ``descartado`` negatives, each by its date; an account's latest disposition before the cut overrides its
+    claims. Evaluation: positives first known at or after the cut, among the accounts training did not label
+    (neither positive nor dismissed), unless an investigator's latest word on them is ``descartado``.
+    """
     cut = cutoff(frames, quantile)
     labels = mule_labels(frames)
     det = pd.to_datetime(labels["detectado_em"])
     n = len(bundle.ids[USER])
-    before = bundle.index_of(USER, labels.loc[(det < cut).to_numpy(), "id_usuario"])
-    after = bundle.index_of(USER, labels.loc[(det >= cut).to_numpy(), "id_usuario"])
+    inv = investigator_labels(frames, before=cut)
+    dismissed = set(inv.loc[inv["rotulo"] == 0, "id_usuario"])
+    pos_before = set(labels.loc[(det < cut).to_numpy(), "id_usuario"]) - dismissed
+    before = bundle.index_of(USER, sorted(pos_before))
     y_train = torch.zeros(n)
     y_train[before[before >= 0]] = 1.0
+    neg_idx = bundle.index_of(USER, sorted(dismissed))
+    known_negative = torch.zeros(n, dtype=torch.bool)
+    known_negative[torch.as_tensor(neg_idx[neg_idx >= 0], dtype=torch.long)] = True
+    final = investigator_labels(frames)
+    dismissed_last = set(final.loc[final["rotulo"] == 0, "id_usuario"])
+    after = bundle.index_of(USER, sorted(set(labels.loc[(det >= cut).to_numpy(), "id_usuario"]) - dismissed_last))
+    test_mask = (y_train == 0) & ~known_negative
     y_test = torch.zeros(n)
     y_test[after[after >= 0]] = 1.0
-    test_mask = y_train == 0
+    y_test = y_test * test_mask.float()
+    inv_in = inv[bundle.index_of(USER, inv["id_usuario"]) >= 0]
+    ev = investigator_events(frames)
     return Split(cut=cut, y_train=y_train, test_mask=test_mask, y_test=y_test,
-                 n_train_pos=int(y_train.sum()), n_test_pos=int(y_test.sum()))
+                 n_train_pos=int(y_train.sum()), n_test_pos=int(y_test.sum()), known_negative=known_negative,
+                 n_investigator_pos=int((inv_in["rotulo"] == 1).sum()),
+                 n_investigator_neg=int((inv_in["rotulo"] == 0).sum()),
+                 n_investigator_after_cut=int((ev["em"] >= _as_naive(cut)).sum()))

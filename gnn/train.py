@@ -234,6 +234,8 @@ class TrainResult:
         lines = [f"gnn train: model {self.model_name} version {self.version} "
                  f"({'champion' if self.champion else 'challenger'}), run {self.run_id}",
                  f"  cut {self.split.cut} | train positives {self.split.n_train_pos} | later positives {self.split.n_test_pos}",
+                 f"  investigator labels {self.split.n_investigator_labels} ({self.split.n_investigator_pos} confirmed, "
+                 f"{self.split.n_investigator_neg} dismissed; {self.split.n_investigator_after_cut} after the cut, unused)",
                  f"  training {self.seconds.get('train', 0):.1f}s, total {self.seconds.get('total', 0):.1f}s"]
         for name in ("gnn", "gbm", "rules", "ring_candidates"):
             lines.append(f"  {name:16s} PR-AUC {m.get(f'{name}_pr_auc', 0):.3f}  ROC-AUC {m.get(f'{name}_roc_auc', 0):.3f}  "
@@ -284,6 +286,8 @@ def compute_scores(frames: Frames, cfg: TrainConfig, settings,
     mask = None
     if cfg.ring_peers == "exclude":
         mask = ring_peer_mask(bundle, frames.ring_candidates, split.y_train)
+        if split.known_negative is not None:
+            mask = mask | split.known_negative  # a dismissed peer is a negative the investigator vouched for
         log.info("positive-unlabelled: %d unlabelled ring-candidate peers of training positives left out of the loss",
                  int((~mask).sum()))
     (train_minibatch if cfg.minibatch else train)(model, data, split.y_train, cfg, epoch_hook, mask)
@@ -308,7 +312,11 @@ def compute_scores(frames: Frames, cfg: TrainConfig, settings,
                            "id_comunidade": bundle.community.to_numpy()})
     rings = later_rings(frames, bundle, split.cut)
     out: dict[str, float] = {"threshold": thr, "n_train_pos": split.n_train_pos, "n_test_pos": split.n_test_pos,
-                             "cut_epoch_s": split.cut.timestamp()}
+                             "cut_epoch_s": split.cut.timestamp(),
+                             "n_investigator_labels": split.n_investigator_labels,
+                             "n_investigator_pos": split.n_investigator_pos,
+                             "n_investigator_neg": split.n_investigator_neg,
+                             "n_investigator_after_cut": split.n_investigator_after_cut}
     for name in cols:
         s = scores[name].to_numpy()
         for k, v in metrics.summary(y_test[test_mask], s[test_mask]).items():
@@ -396,6 +404,7 @@ def run_training(spark, settings, cfg: TrainConfig, model_name: str | None = Non
         result = compute_scores(frames, cfg, settings, on_epoch=run.log_epoch)
         result.model_name, result.run_id = name, run.run_id
         run.log_metrics(result.metrics)
+        run.log_params({"investigator_labels": result.split.n_investigator_labels})
         run.log_report_artifacts(result)
         result.version = run.register_model(name, result)
         champion = tracking.champion_checkpoint(settings, name)

@@ -263,3 +263,31 @@ REL_ENDPOINTS: Final[dict[str, tuple[str, str]]] = {
 #: (``build_id``, ``carregado_em``); the API's projection reloads when it moves.
 LOAD_MARKER_LABEL: Final[str] = "PixringCarga"
 LOAD_MARKER_ID: Final[str] = "graph"
+
+# ------------------------------------------------------------------------------------ investigator cases
+#: What a case is opened on (API ``tipo``; the Neo4j label comes from :data:`NODE_LABELS` / :data:`RING_LABEL`).
+CASE_TARGETS: Final[tuple[str, ...]] = ("anel", "usuario")
+#: An investigator's disposition: ``mula_confirmada`` (a training positive from its date), ``descartado``
+#: (a training negative from its date), ``precisa_informacao`` (the case stays open, no label).
+DISPOSICOES: Final[tuple[str, ...]] = ("mula_confirmada", "descartado", "precisa_informacao")
+#: Dispositions that become labels, and the label they give.
+DISPOSICAO_ROTULO: Final[dict[str, int]] = {"mula_confirmada": 1, "descartado": 0}
+#: The event that opens a case (then one event per disposition).
+CASE_OPENED: Final[str] = "aberto"
+#: A case's status = its latest event: ``aberto`` or a disposition. Nothing opened yet: ``nova``.
+CASE_STATUS: Final[tuple[str, ...]] = ("nova", CASE_OPENED, *DISPOSICOES)
+#: Statuses that close a case (it leaves the analysts' queue).
+CASE_CLOSED: Final[frozenset[str]] = frozenset(DISPOSICAO_ROTULO)
+#: gold ``cases``: append-only, one row per event (opening or disposition), the full history. ``usuarios``
+#: are the accounts the event covers (the ring's members when it was recorded, or the one account), so a
+#: ring disposition still labels its members after the next graph build renames or drops the ring.
+#: ``notas`` is the investigator's free text: stored here, never logged. ``em`` is a UTC instant.
+CASES_TABLE: Final[str] = "cases"
+CASES_COLUMNS: Final[dict[str, str]] = {
+    "id_evento": "str", "id_caso": "str", "tipo": "str", "id_alvo": "str", "evento": "str", "status": "str",
+    "usuarios": "list<str>", "notas": "str", "por": "str", "em": "ts",
+}
+#: Neo4j properties a case mirrors onto its ring / account node (the node's own ``status`` is the account's).
+CASE_STATUS_PROP: Final[str] = "status_caso"
+CASE_ID_PROP: Final[str] = "id_caso"
+CASE_AT_PROP: Final[str] = "status_caso_em"

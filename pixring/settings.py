@@ -400,6 +400,11 @@ class ApiSettings(_SecretFiles):
     #: above this many relationships the projection is not built: each API worker holds its own copy,
     #: ~1.4 KB of Python objects per relationship with its share of nodes (207 MiB at scale 1's 147,172)
     graph_projection_max_relationships: int = Field(1_000_000, ge=0)
+    #: cases an analyst team can work: ``GET /v1/cases/queue`` is cut to this many (by risk x value at risk)
+    analyst_capacity: int = Field(25, ge=1, le=10_000)
+    #: MED 2.0 requests (``/v1/med``): per-hop forwarding window (hours) and hop limit of the fund trace
+    med_window_hours: float = Field(72.0, gt=0, le=24 * 80)
+    med_max_hops: int = Field(4, ge=1, le=8)
 
     @property
     def tls(self) -> bool:
