@@ -39,6 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--broken", type=float, default=0.05, help="share of broken rows in the extract")
     parser.add_argument("--plain", action="store_true", help="check datagen's own files (no mapping)")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--ingest-runs", type=int, default=0,
+                        help="also time `ingest` of the same files (a fresh lakehouse each run), for comparison")
     args = parser.parse_args(argv)
 
     import bankshape
@@ -84,9 +86,25 @@ def main(argv: list[str] | None = None) -> int:
         if run == 1:
             print(report, flush=True)
         print(f"  run {run}: {seconds[-1]:.1f} s (load average {_load()})", flush=True)
+        stages = getattr(report, "stages", {})
+        if stages:
+            print("    " + ", ".join(f"{k} {v:.1f} s" for k, v in stages.items()), flush=True)
     assert not (home / "lakehouse").exists(), "the dry run wrote a lakehouse"
     print(f"\n== check bench, scale {args.scale:g}: median {statistics.median(seconds):.1f} s of {len(seconds)} "
-          f"runs ({', '.join(f'{s:.1f}' for s in seconds)}); target 30 s; load average now {_load()} ==")
+          f"runs ({', '.join(f'{s:.1f}' for s in seconds)}); target 30 s; load average now {_load()} ==", flush=True)
+    if args.ingest_runs:
+        from lakehouse.ingest import ingest_files
+
+        took = []
+        for run in range(1, args.ingest_runs + 1):
+            shutil.rmtree(home / "lakehouse", ignore_errors=True)
+            t0 = time.monotonic()
+            ingested = ingest_files(spark, settings, source, mapping)
+            took.append(time.monotonic() - t0)
+            print(f"  ingest run {run}: {took[-1]:.1f} s, {ingested.rows:,d} rows (load average {_load()})", flush=True)
+        shutil.rmtree(home / "lakehouse", ignore_errors=True)
+        print(f"== ingest of the same files: median {statistics.median(took):.1f} s of {len(took)} runs "
+              f"({', '.join(f'{s:.1f}' for s in took)}) ==")
     spark.stop()
     return 0
 

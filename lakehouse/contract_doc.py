@@ -17,7 +17,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from lakehouse.mapping import ENCODINGS, CsvDialect, FileMapping, Mapping
+from lakehouse.mapping import ENCODINGS, TS_PATTERN_LETTERS, CsvDialect, FileMapping, Mapping
 from lakehouse.refine import REFERENCES
 from lakehouse.transforms import conform as C
 from lakehouse.transforms import validate as V
@@ -117,7 +117,12 @@ def render() -> str:
         f"of `{ID_CHARS}`, the first a letter or a digit; no quotes, backslashes, spaces or control characters. "
         f"A real Pix end-to-end id (`{E2E_ID_RE}`, 32 characters) is one; datagen's `TX0000000001` too.",
         f"- **Timestamps** are local time `{TIMEZONE}` unless they carry an offset; a date alone is 00:00 "
-        "local. Accepted forms, tried in this order: " + ", ".join(f"`{f}`" for f in C.TS_FORMATS) + ".",
+        "local. Accepted forms, tried in this order: " + ", ".join(f"`{f}`" for f in C.TS_FORMATS) + ". "
+        "A source's own form (`31/05/2026`, `31/05/2026 14:03`) is declared in its mapping file "
+        "(`timestamp_format`, or per column `files.<table>.timestamps`, as Spark datetime patterns of the "
+        "letters `" + "".join(sorted(TS_PATTERN_LETTERS)) + "`) and rewritten to the first form at ingest; "
+        "a value not in its declared form is kept as it is (so still quarantined as `bad_timestamp` unless "
+        "it is in one of the forms above).",
         "- **Money**: a decimal with at most two decimals, > 0; in Parquet a decimal column.",
         "- **Text** is trimmed; blank is missing. Every field is required and at most "
         "`PIXRING_LAKEHOUSE_MAX_FIELD_CHARS` (512) characters long.",

@@ -14,6 +14,13 @@ before anything is read. Example (``docs/contract.md`` has the full reference)::
         constants: {status: concluida}       # a contract column the extract does not have
         ignore: [agencia]                    # source columns deliberately not loaded
 
+Timestamps in a bank's own form (``31/05/2026``, ``31/05/2026 14:03``) are declared per column
+(``timestamps: {data_cadastro: dd/MM/yyyy}`` under a file) or for every timestamp column of the source
+(``timestamp_format: dd/MM/yyyy HH:mm:ss``), as Spark datetime patterns; such a value is rewritten at ingest
+to the contract's ISO form (naive = local time, an offset pattern letter ``XXX`` converts it), and a value
+that does not parse in its declared form is kept as it is (quarantined as ``bad_timestamp`` unless it is
+one of the contract's own forms).
+
 Renames, value maps and constants are applied at ingest, so bronze holds the contract's columns (as text);
 a value without an entry in its value map lands as it is and is quarantined at refine with the value in
 the reason (``bad_enum:<column>=<value>``). Money columns of a ``decimal: ","`` file are rewritten from
@@ -77,6 +84,36 @@ class CsvDialect(_Strict):
         return JAVA_CHARSETS[self.encoding]
 
 
+#: Pattern letters a declared timestamp form may use (Spark datetime patterns): years, months, days, hours,
+#: minutes, seconds, fractions, AM/PM and offsets; any other letter must be quoted (``'T'``).
+TS_PATTERN_LETTERS = frozenset("yMdHhKkmsSaXxZ")
+
+
+def _check_ts_pattern(pattern: str) -> str:
+    """A declared timestamp form: a Spark datetime pattern with a full date (``y``, ``M``, ``d``)."""
+    if not 1 <= len(pattern) <= 64:
+        raise ValueError(f"timestamp form {pattern!r}: 1 to 64 characters")
+    letters, quoted = set(), False
+    for ch in pattern:
+        if ch == "'":
+            quoted = not quoted
+        elif not quoted and ch.isalpha():
+            letters.add(ch)
+    if quoted:
+        raise ValueError(f"timestamp form {pattern!r}: an unclosed quote")
+    bad = sorted(letters - TS_PATTERN_LETTERS)
+    if bad:
+        raise ValueError(f"timestamp form {pattern!r}: pattern letter(s) {', '.join(bad)} not accepted "
+                         f"(use {''.join(sorted(TS_PATTERN_LETTERS))}; quote literal text: 'T')")
+    if not {"y", "M", "d"} <= letters:
+        raise ValueError(f"timestamp form {pattern!r}: needs a year (y), a month (M) and a day (d)")
+    return pattern
+
+
+def timestamp_columns(table: str) -> list[str]:
+    return [c for c in COLUMNS[table] if COLUMN_TYPES[table][c] == "ts"]
+
+
 class FileMapping(_Strict):
     """One contract file: where it is and how its columns and values map onto the contract."""
 
@@ -91,7 +128,16 @@ class FileMapping(_Strict):
                                       description="contract column the source lacks -> the value of every row")
     ignore: tuple[str, ...] = Field((), description="source columns deliberately not loaded (any other column "
                                                     "outside the contract is an error)")
+    timestamps: dict[str, str] = Field(default_factory=dict,
+                                       description="timestamp column -> its form as a Spark datetime pattern "
+                                                   "(`dd/MM/yyyy`, `dd/MM/yyyy HH:mm:ss`), rewritten to ISO at "
+                                                   "ingest; a value not in that form is kept as it is")
     csv: CsvDialect | None = Field(None, description="this file's dialect, when it differs from the source's")
+
+    @field_validator("timestamps")
+    @classmethod
+    def _patterns(cls, value: dict[str, str]) -> dict[str, str]:
+        return {col: _check_ts_pattern(pattern) for col, pattern in value.items()}
 
     @field_validator("file")
     @classmethod
@@ -106,7 +152,15 @@ class Mapping(_Strict):
 
     source: str = Field(min_length=1, max_length=80, description="the source's name (shown by the reports)")
     csv: CsvDialect = Field(CsvDialect(), description="the dialect of every CSV file of the source")
+    timestamp_format: str | None = Field(None, description="the form of every timestamp column of the source "
+                                                          "(a Spark datetime pattern, e.g. `dd/MM/yyyy HH:mm`) "
+                                                          "unless its file's `timestamps` names another")
     files: dict[str, FileMapping] = Field(default_factory=dict, description="contract file -> its mapping")
+
+    @field_validator("timestamp_format")
+    @classmethod
+    def _pattern(cls, value: str | None) -> str | None:
+        return None if value is None else _check_ts_pattern(value)
 
     @model_validator(mode="after")
     def _against_the_contract(self) -> Mapping:
@@ -137,6 +191,10 @@ class Mapping(_Strict):
                     if value not in ENUMS[(table, col)]:
                         errors.append(f"files.{table}.values.{col}.{src_value}: {value!r} is not one of "
                                       f"{', '.join(ENUMS[(table, col)])}")
+            for col in fm.timestamps:
+                if col not in timestamp_columns(table):
+                    errors.append(f"files.{table}.timestamps.{col}: not a timestamp column of {table} "
+                                  f"({', '.join(timestamp_columns(table))})")
             for col in fm.ignore:
                 if col in fm.columns:
                     errors.append(f"files.{table}.ignore: {col} is also mapped")
@@ -145,7 +203,12 @@ class Mapping(_Strict):
         return self
 
     def for_table(self, table: str) -> FileMapping:
-        return self.files.get(table, FileMapping())
+        """The file's mapping, with the source's ``timestamp_format`` filled in for its other timestamp columns."""
+        fm = self.files.get(table, FileMapping())
+        if self.timestamp_format is None:
+            return fm
+        forms = {c: self.timestamp_format for c in timestamp_columns(table)} | fm.timestamps
+        return fm.model_copy(update={"timestamps": forms})
 
     def dialect(self, table: str) -> CsvDialect:
         return self.for_table(table).csv or self.csv

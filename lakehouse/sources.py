@@ -150,6 +150,12 @@ def _decimal_comma(expr: Column) -> Column:
     return F.when(t.rlike(_COMMA_MONEY_RE), F.translate(F.regexp_replace(t, r"\.", ""), ",", ".")).otherwise(expr)
 
 
+def _declared_ts(expr: Column, pattern: str) -> Column:
+    """A timestamp in its declared form -> the contract's ISO local form; text not in that form stays as it is."""
+    parsed = F.try_to_timestamp(F.trim(expr), F.lit(pattern))
+    return F.coalesce(F.date_format(parsed, TS_FORMAT), expr)
+
+
 def _contract_columns(sf: SourceFile, header: list[str], fields: list[Column], csv_source: bool) -> list[Column]:
     """The contract columns (in contract order) from the read fields: renamed, mapped, constants, money."""
     plan = plan_columns(sf.table, header, sf.mapping, str(sf.path))
@@ -162,6 +168,8 @@ def _contract_columns(sf: SourceFile, header: list[str], fields: list[Column], c
             expr = _map_values(expr, sf.mapping.values[col])
         if src is not None and col in money:
             expr = _decimal_comma(expr)
+        if src is not None and col in sf.mapping.timestamps:
+            expr = _declared_ts(expr, sf.mapping.timestamps[col])
         out.append(expr.cast("string").alias(col))
     return out
 
@@ -173,7 +181,8 @@ def read_source(spark: SparkSession, sf: SourceFile, *, keep_source: bool = Fals
     CSV: every field read as text in the declared dialect and encoding, RFC 4180 quoting; a line with the
     wrong number of fields is kept and its raw text lands in ``_malformed_line`` (it is quarantined at
     refine, never dropped). Parquet: values cast to text; timestamps written back as ISO
-    ``yyyy-MM-ddTHH:mm:ss`` local time. Then the mapping: renames, value maps, constants, decimal comma.
+    ``yyyy-MM-ddTHH:mm:ss`` local time. Then the mapping: renames, value maps, constants, decimal comma,
+    declared timestamp forms (rewritten to ISO local time).
     """
     if sf.fmt == "csv":
         header = csv_header(sf)
@@ -209,25 +218,57 @@ def read_source(spark: SparkSession, sf: SourceFile, *, keep_source: bool = Fals
                      *extra)
 
 
-def line_numbers(sf: SourceFile, wanted_fields: set[tuple[str, ...]], wanted_raw: set[str]) -> dict[object, list[int]]:
+def line_numbers(sf: SourceFile, wanted_fields: set[tuple[str, ...]], wanted_raw: set[str],
+                 *, max_hits: int = 64) -> dict[object, list[int]]:
     """Line numbers (1 = the header) of CSV records whose fields (``""`` for empty) are in ``wanted_fields``,
     or whose raw text (malformed lines) is in ``wanted_raw``. Lines are split as Spark splits them (one
-    record per physical line)."""
+    record per physical line).
+
+    The file is not parsed line by line: each wanted record's most telling bytes (a malformed line's whole
+    text, else its longest field) are searched for in the memory-mapped file, and only the lines holding
+    them are decoded, parsed and compared; a line's number is the count of newlines before it. At most
+    ``max_hits`` candidate lines are looked at per record (a record of nothing but common values may go
+    without a line number: the numbers are samples).
+    """
+    import mmap
+
     out: dict[object, list[int]] = {}
     if sf.fmt != "csv" or not (wanted_fields or wanted_raw):
         return out
-    codec = "utf-8-sig" if sf.dialect.encoding == "utf-8" else sf.dialect.encoding
     d = sf.dialect
-    with sf.path.open(newline="", encoding=codec) as fh:
-        for number, line in enumerate(fh, start=1):
-            if number == 1:
-                continue
-            text = line.rstrip("\r\n")
-            if text in wanted_raw:
-                out.setdefault(text, []).append(number)
-            if wanted_fields:
-                record = next(csv.reader([text], delimiter=d.separator, quotechar=d.quote), [])
-                key = tuple(record)
-                if key in wanted_fields:
+    codec = d.encoding
+    wanted: list[tuple[object, bytes]] = [(raw, raw.encode(codec, "replace")) for raw in wanted_raw if raw]
+    for key in wanted_fields:
+        longest = max(key, key=len, default="")
+        if longest:
+            wanted.append((key, longest.encode(codec, "replace")))
+    with sf.path.open("rb") as fh:
+        if sf.path.stat().st_size == 0:
+            return out
+        with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            header_end = data.find(b"\n")
+            if header_end < 0:
+                return out
+            starts: dict[int, list[object]] = {}  # line start offset -> the wanted records on that line
+            for key, needle in wanted:
+                pos, hits = data.find(needle, header_end + 1), 0
+                while pos >= 0 and hits < max_hits:
+                    hits += 1
+                    start = data.rfind(b"\n", 0, pos) + 1
+                    end = data.find(b"\n", pos)
+                    end = len(data) if end < 0 else end
+                    text = data[start:end].decode(codec, "replace").rstrip("\r")
+                    if isinstance(key, str):
+                        match = text == key
+                    else:
+                        match = tuple(next(csv.reader([text], delimiter=d.separator, quotechar=d.quote), [])) == key
+                    if match and key not in starts.setdefault(start, []):
+                        starts[start].append(key)
+                    pos = data.find(needle, end)
+            number, done = 1, 0  # one sweep counts the newlines before every matched line
+            for start in sorted(starts):
+                number += data[done:start].count(b"\n")
+                done = start
+                for key in starts[start]:
                     out.setdefault(key, []).append(number)
     return out

@@ -138,6 +138,12 @@ def test_five_percent_broken_rows_are_quarantined_exactly_with_their_reasons(spa
         assert got[table] == expected, table
 
     report, clean = broken_lake["report"], clean_lake["report"].silver_rows()
+    for r in report.reconciliation:  # per file: it adds up, and it holds back exactly its broken rows
+        assert r["ok"] and r["bronze"] == r["silver"] + r["quarantine"] + r["duplicates"] + r["conflicts"], r
+        rows_of: dict[str, int] = {}  # a row with two reasons is one row; a conflict's two versions are two
+        for (key, _), n in extract["expected"].get(r["bronze_table"], Counter()).items():
+            rows_of[key] = max(rows_of.get(key, 0), n)
+        assert r["quarantine"] + r["conflicts"] == sum(rows_of.values()), r
     rows = report.silver_rows()
     broken_tx = {k for (k, _) in extract["expected"]["transacoes_pix"]}  # one id per broken row (a conflict's twin adds none)
     assert rows["transacoes_pix"] == clean["transacoes_pix"] - len(broken_tx)

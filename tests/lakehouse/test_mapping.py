@@ -59,6 +59,10 @@ ignore = ["agencia"]
     ("source: b\ncsv: {separator: ',', decimal: ','}", "clashes with the quote or the decimal comma"),
     ("source: b\nfiles: {usuarios: {file: ../x.csv}}", "a file name inside the source folder"),
     ("files: {}", "source: Field required"),
+    ("source: b\nfiles: {usuarios: {timestamps: {nome: dd/MM/yyyy}}}", "timestamps.nome: not a timestamp column"),
+    ("source: b\nfiles: {usuarios: {timestamps: {data_cadastro: dd/MM}}}", "needs a year (y), a month (M)"),
+    ("source: b\nfiles: {usuarios: {timestamps: {data_cadastro: dd/MM/yyyy EEEE}}}", "letter(s) E not accepted"),
+    ("source: b\ntimestamp_format: \"yyyy-MM-dd'T\"", "an unclosed quote"),
     ("source: [unclosed", "not valid YAML"),
 ])
 def test_mapping_mistakes_are_one_clear_error(tmp_path: Path, body: str, message: str) -> None:
@@ -124,3 +128,26 @@ def test_a_mapped_file_is_another_delivery_than_the_same_file_unmapped(tmp_path:
     other, _ = find_sources(tmp_path, Mapping(source="b", csv={"separator": ";"}))
     shas = {batch_fingerprint(f["usuarios"], "c" * 64) for f in (plain, mapped, other)}
     assert len(shas) == 3 and batch_fingerprint(plain["usuarios"], "c" * 64) == "c" * 64
+
+
+def test_declared_timestamp_forms_per_file_and_per_source(tmp_path: Path) -> None:
+    from lakehouse.mapping import load_mapping
+    from lakehouse.sources import find_sources
+
+    m = load_mapping(_write(tmp_path / "m.yaml", """
+source: banco
+timestamp_format: "dd/MM/yyyy HH:mm:ss"
+files:
+  usuarios: {timestamps: {data_cadastro: dd/MM/yyyy}}
+"""))
+    # the file's own form wins; the source's form fills every other timestamp column
+    assert m.for_table("usuarios").timestamps == {"data_cadastro": "dd/MM/yyyy"}
+    assert m.for_table("transacoes_pix").timestamps == {"timestamp": "dd/MM/yyyy HH:mm:ss"}
+    assert m.for_table("limites_transacoes").timestamps == {"data_atualizacao": "dd/MM/yyyy HH:mm:ss"}
+    # a changed form is another delivery of the same file
+    for name in ("usuarios", "transacoes_pix"):
+        (tmp_path / f"{name}.csv").write_text("x\n")
+    a, _ = find_sources(tmp_path, m)
+    b, _ = find_sources(tmp_path, m.model_copy(update={"timestamp_format": "yyyy/MM/dd HH:mm:ss"}))
+    assert a["transacoes_pix"].mapping_digest != b["transacoes_pix"].mapping_digest
+    assert a["usuarios"].mapping_digest == b["usuarios"].mapping_digest  # its own form did not change
