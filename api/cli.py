@@ -58,6 +58,10 @@ def _cmd_api(args: argparse.Namespace) -> int:
         if port == 0:
             raise PixringError("--workers N needs a fixed port (with port 0 each worker would get its own)")
         _bound_socket(host, port, reuse_port=False).close()  # fails when anything, another API too, listens there
+        if settings.api.server == "gunicorn":
+            from api.gunicorn_server import serve
+
+            return serve(settings, host, port, workers)
         board = WorkerBoard.for_port(settings.paths.run, port, workers)
         cmd = [sys.executable, "-m", "pixring.cli", "api", "--host", host, "--port", str(port),
                "--workers", str(workers), "--reuse-port"]
@@ -84,7 +88,8 @@ def _bound_socket(host: str, port: int, *, reuse_port: bool) -> socket.socket:
 
 class Supervisor:
     """``workers`` processes of ``cmd``, each an API worker listening on its own ``SO_REUSEPORT`` socket of the
-    same port (what gunicorn and uvicorn's ``workers=`` do not give: theirs share one socket, see docs/api.md).
+    same port (``PIXRING_API_SERVER=supervisor``; gunicorn's arbiter does the same with ``reuse_port``,
+    api/gunicorn_server.py; uvicorn's own ``workers=`` shares one socket, see docs/api.md).
 
     - A worker that exits while the API runs is replaced. One that exits with an error before it ever
       listened (a boot failure: bad settings, an import error) stops the API with its exit code instead of

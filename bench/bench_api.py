@@ -7,7 +7,7 @@ the subgraph queries do not hit one cached neighbourhood. Targets (issue 8): 2-h
 with 32 clients; ``POST /v1/score`` p99 <= 20 ms.
 
 When the champion model (``settings.mlflow.model_name``) is not registered yet, the benchmark registers the
-test suite's toy pyfunc (``tests/api/toy_model.py``: same TX_FEATURES contract) under a bench name and says so.
+test suite's toy pyfunc (``tests/toy_model.py``: same TX_FEATURES contract) under a bench name and says so.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ import uvloop
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.helpers import free_port  # noqa: E402 - after the sys.path line
+from tests.helpers import free_port, register_toy_model  # noqa: E402 - after the sys.path line
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -43,7 +43,6 @@ def _pct(values: list[float], q: float) -> float:
 
 def _ensure_model(settings) -> tuple[str, str]:
     """(model name to serve, what it is)."""
-    import mlflow
     from mlflow import MlflowClient
 
     uri = settings.mlflow.uri
@@ -59,17 +58,8 @@ def _ensure_model(settings) -> tuple[str, str]:
         return name, f"toy pyfunc {name} v{mv.version} (no champion of {settings.mlflow.model_name} yet)"
     except Exception:  # noqa: BLE001
         pass
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
-    mlflow.set_experiment("pixring-bench")
-    with mlflow.start_run():
-        info = mlflow.pyfunc.log_model(name="model", python_model=str(ROOT / "tests" / "api" / "toy_model.py"),
-                                       registered_model_name=name)
-    from pixring.modelsign import sign_version
-
-    sign_version(settings, name, str(info.registered_model_version))  # the API loads only signed versions
-    client.set_registered_model_alias(name, "champion", info.registered_model_version)
-    return name, f"toy pyfunc {name} v{info.registered_model_version} (no champion of {settings.mlflow.model_name} yet)"
+    version = register_toy_model(settings, name)
+    return name, f"toy pyfunc {name} v{version} (no champion of {settings.mlflow.model_name} yet)"
 
 
 def _samples(settings, n: int = 400) -> dict[str, list[Any]]:
@@ -176,6 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--warmup", type=float, default=2.0,
                     help="seconds of unreported load on each case first (JIT, page cache, query plans)")
     ap.add_argument("--only", default=None, help="run only the cases whose name contains this text")
+    ap.add_argument("--case", action="append", default=None, help="run only the case of this exact name (repeatable)")
     ap.add_argument("--no-projection", action="store_true",
                     help="the API the bench starts reads every subgraph hop from Neo4j (no in-memory projection)")
     args = ap.parse_args(argv)
@@ -260,6 +251,8 @@ def main(argv: list[str] | None = None) -> int:
                              lambda r: ("GET", f"/v1/rings/{r.choice(s['rings'])}", {})))
         if args.only:
             cases = [c for c in cases if args.only in c[0]]
+        if args.case:
+            cases = [c for c in cases if c[0] in args.case]
         if args.warmup > 0:
             for _name, headers, clients, make in cases:
                 uvloop.run(_drive(url, headers, make, clients, args.warmup))

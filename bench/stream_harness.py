@@ -135,23 +135,25 @@ def _bench_home(base: Settings, home: Path) -> None:
             dst.symlink_to(src, target_is_directory=True)
 
 
+def _fresh_run(home: str | None, prefix: str) -> tuple[Settings, str, str | None, Path]:
+    """(the main data root's settings, a unique tag, the temporary home to remove or None, the bench home)."""
+    base = get_settings()
+    tmp = tempfile.mkdtemp(prefix=prefix) if home is None else None
+    bench_home = Path(home or tmp)
+    _bench_home(base, bench_home)
+    return base, uuid.uuid4().hex[:8], tmp, bench_home
+
+
 def run_bench(rates: list[float], seconds: float, source: str | None, home: str | None, model_name: str | None,
               drain_s: float = 60.0) -> list[RateResult]:
-    base = get_settings()
-    tag = uuid.uuid4().hex[:8]
-    tmp = None
-    if home is None:
-        tmp = tempfile.mkdtemp(prefix="pixring-bench-stream-")
-        home = tmp
-    bench_home = Path(home)
-    _bench_home(base, bench_home)
+    base, tag, tmp, bench_home = _fresh_run(home, "pixring-bench-stream-")
     port = 19000 + int(tag[:3], 16) % 900
     env = {**os.environ, "PIXRING_HOME": str(bench_home),
            "PIXRING_KAFKA_TOPIC_TRANSACTIONS": f"bench.tx.{tag}", "PIXRING_KAFKA_TOPIC_SCORED": f"bench.scored.{tag}",
            "PIXRING_KAFKA_TOPIC_ALERTS": f"bench.alerts.{tag}", "PIXRING_KAFKA_TOPIC_DLQ": f"bench.dlq.{tag}",
            "PIXRING_STREAMING_METRICS_PORT": str(port)}
     if model_name is None:
-        from streaming.registry import register_toy_model
+        from tests.helpers import register_toy_model
 
         model_name = f"pixring-bench-stream-{tag}"
         register_toy_model(base, model_name)
@@ -238,14 +240,7 @@ def run_quality(source: str, home: str | None, model_name: str | None, rate: flo
     tables and champion; compare decisions with ``_truth/transacoes_fraudulentas.csv``."""
     import csv
 
-    base = get_settings()
-    tag = uuid.uuid4().hex[:8]
-    tmp = None
-    if home is None:
-        tmp = tempfile.mkdtemp(prefix="pixring-bench-quality-")
-        home = tmp
-    bench_home = Path(home)
-    _bench_home(base, bench_home)
+    base, tag, tmp, bench_home = _fresh_run(home, "pixring-bench-quality-")
     env = {**os.environ, "PIXRING_HOME": str(bench_home), "PIXRING_KAFKA_TOPIC_TRANSACTIONS": f"quality.tx.{tag}",
            "PIXRING_KAFKA_TOPIC_SCORED": f"quality.scored.{tag}", "PIXRING_KAFKA_TOPIC_ALERTS": f"quality.alerts.{tag}",
            "PIXRING_KAFKA_TOPIC_DLQ": f"quality.dlq.{tag}", "PIXRING_MLFLOW_MODEL_NAME": model_name or base.mlflow.model_name,
@@ -310,7 +305,7 @@ def run_broker_restart(rate: float = 500.0, seconds: float = 60.0, restart_after
     check every transaction reached the scored topic and ``gold/scored_transactions`` exactly once."""
     from infra.services import KafkaService
     from lakehouse.paths import table_path
-    from streaming.registry import register_toy_model
+    from tests.helpers import register_toy_model
     from streaming.scorer import ensure_topics
 
     base = get_settings()

@@ -1,6 +1,6 @@
 """Only models pixring registered itself are loaded: a signed digest per registered version.
 
-At registration (``gnn train``, :func:`streaming.registry.register_toy_model`) :func:`sign_version` downloads
+At registration (``gnn train``, ``tests.helpers.register_toy_model``) :func:`sign_version` downloads
 the version's artifacts, computes :func:`artifact_digest` (SHA-256 over every file's path and content) and
 records it as the version tag ``pixring.sha256`` with ``pixring.signature`` = HMAC-SHA256 of the digest under
 ``settings.security.model_signing_key``. A model version is a pickle: whoever can write to MLflow could

@@ -370,7 +370,10 @@ class ApiSettings(_SecretFiles):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     workers: int = Field(1, ge=1)
-    #: on SIGTERM a worker's requests in flight get this long; a worker still alive 5 s later is killed
+    #: what runs ``workers`` > 1: gunicorn's arbiter with uvicorn workers, or pixring's own supervisor (api/cli.py)
+    server: Literal["gunicorn", "supervisor"] = "gunicorn"
+    #: on SIGTERM a worker's requests in flight get this long; a worker still alive then is killed (gunicorn: at
+    #: this timeout rounded up to whole seconds; the supervisor: 5 s later)
     graceful_timeout_seconds: float = Field(30.0, gt=0)
     #: PEM certificate (chain) and key: the API serves HTTPS when both are set
     tls_cert: Path | None = None

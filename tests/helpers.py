@@ -5,6 +5,9 @@ from __future__ import annotations
 import socket
 import time
 import uuid
+from pathlib import Path
+
+TOY_MODEL_CODE = Path(__file__).with_name("toy_model.py")
 
 
 def free_port() -> int:
@@ -36,3 +39,25 @@ def consume(bootstrap: str, topic: str, n: int, timeout: float = 60) -> list:
                 break
     c.close()
     return got
+
+
+def register_toy_model(settings, name: str, alias: str = "champion") -> str:
+    """Log :mod:`tests.toy_model` (models from code) in ``settings``' MLflow, register it as ``name``, sign the
+    version as pixring's registration does (loaders accept only signed versions) and point ``alias`` at it;
+    returns the version."""
+    import mlflow
+    from mlflow import MlflowClient
+
+    from pixring.modelsign import sign_version
+
+    uri = settings.mlflow.uri
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    mlflow.set_experiment(f"{settings.mlflow.experiment}-tests")
+    with mlflow.start_run(run_name=f"toy-{name}"):
+        info = mlflow.pyfunc.log_model(name="model", python_model=str(TOY_MODEL_CODE), registered_model_name=name,
+                                       pip_requirements=["mlflow", "numpy"])
+    version = str(info.registered_model_version)
+    sign_version(settings, name, version)
+    MlflowClient(tracking_uri=uri, registry_uri=uri).set_registered_model_alias(name, alias, version)
+    return version

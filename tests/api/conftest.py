@@ -24,7 +24,6 @@ from pixring.settings import MLflowSettings, PathSettings, Settings
 from tests.helpers import free_port
 
 T0 = datetime(2026, 10, 1, 13, 0, 0)
-HERE = Path(__file__).parent
 
 
 @dataclass
@@ -219,23 +218,15 @@ def toy_graph(neo4j_driver, world: World) -> Iterator[World]:
 
 @pytest.fixture(scope="session")
 def toy_model(mlflow_uri: str, world: World, settings: Settings) -> str:
-    """A real pyfunc registered in the real MLflow server under a unique name, alias ``champion``, signed as
-    pixring's registration signs (the API loads only signed versions)."""
-    import mlflow
+    """A real pyfunc (tests/toy_model.py) registered in the real MLflow server under a unique name, alias
+    ``champion``, signed as pixring's registration signs (the API loads only signed versions)."""
     from mlflow import MlflowClient
 
-    from pixring.modelsign import sign_version
+    from tests.helpers import register_toy_model
 
     name = f"pixring-api-test-{world.p.lower()}"
-    mlflow.set_tracking_uri(mlflow_uri)
-    mlflow.set_registry_uri(mlflow_uri)
-    mlflow.set_experiment("pixring-api-tests")
-    with mlflow.start_run():
-        info = mlflow.pyfunc.log_model(name="model", python_model=str(HERE / "toy_model.py"),
-                                       registered_model_name=name)
-    sign_version(settings, name, str(info.registered_model_version))
+    register_toy_model(settings, name)
     client = MlflowClient(tracking_uri=mlflow_uri, registry_uri=mlflow_uri)
-    client.set_registered_model_alias(name, "champion", info.registered_model_version)
     yield name
     try:
         client.delete_registered_model(name)

@@ -1,5 +1,6 @@
 """``pixring api --workers N``: N processes, each with its own SO_REUSEPORT socket, ready only when all are
-(real processes); the supervisor's replacement, boot-failure and graceful-timeout rules (fake workers)."""
+(real processes, under the configured ``PIXRING_API_SERVER``: gunicorn by default); pixring's own supervisor's
+replacement, boot-failure and graceful-timeout rules (fake workers)."""
 
 from __future__ import annotations
 

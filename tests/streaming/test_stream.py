@@ -38,7 +38,7 @@ GARBAGE: list[tuple[bytes, str]] = [
 
 @pytest.fixture
 def scorer_settings(make_settings, stream_env, tmp_path, spark, mlflow_uri):
-    from streaming.registry import register_toy_model
+    from tests.helpers import register_toy_model
 
     settings = make_settings(tmp_path / "home", **stream_env)
     world.build_gold(spark, settings)
@@ -273,7 +273,7 @@ def test_gold_rebuild_and_a_new_champion_are_picked_up_without_restart(
     from streaming.lookup import GoldLookup
     from streaming.metrics import StreamMetrics
     from streaming.model import ChampionModel
-    from streaming.registry import register_toy_model
+    from tests.helpers import register_toy_model
     from streaming.scorer import BatchScorer, StreamReport, ensure_scored_table, ensure_topics, make_producer
     from streaming.sink import drain
 

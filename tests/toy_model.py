@@ -1,4 +1,5 @@
-"""A tiny real pyfunc honouring gnn.serving's contract, logged as "models from code" by the API tests.
+"""A tiny real pyfunc honouring gnn.serving's contract, logged as "models from code" (``register_toy_model`` in
+tests/helpers.py) by the API and streaming tests and the benches; production scores with the GNN's champion.
 
 p = 0.02 + 0.95 * score_destino (clipped to [0, 1]); refuses a frame without exactly TX_FEATURES.
 """
