@@ -360,6 +360,9 @@ class StreamingSettings(BaseSettings):
     max_future_seconds: float = Field(300.0, ge=0)
     #: a ``pix.transacoes`` value longer than this goes to the DLQ (``mensagem_grande``), cut to this length
     max_message_bytes: int = Field(65_536, ge=1_024, le=900_000)
+    #: where the scorer's per-record work runs: ``driver`` (foreachBatch + toPandas, streaming.scorer) or
+    #: ``executors`` (Spark operators + transformWithStateInPandas on RocksDB, streaming.executors)
+    engine: Literal["driver", "executors"] = "driver"
 
 
 class ApiSettings(_SecretFiles):

@@ -73,9 +73,11 @@ class GoldLookup:
             changed = True
         if changed:
             self.reloads += 1
-            log.info("lookups reloaded: %s (%d keys, %d scored users, %d ring members)", self.version,
-                     len(self.key_owner), len(self.user_score), len(self.user_ring))
+            log.info("lookups reloaded: %s (%s)", self.version, self._summary())
         return changed
+
+    def _summary(self) -> str:
+        return f"{len(self.key_owner)} keys, {len(self.user_score)} scored users, {len(self.user_ring)} ring members"
 
     def _read(self, path: str, version: int):
         if version < 0 or not is_table(self.spark, path):

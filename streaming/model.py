@@ -67,17 +67,24 @@ class ChampionModel:
             return False
         if version in (self.version, self.version_refused):
             return False
-        from pixring.modelsign import ModelRefused, load_verified
+        from pixring.modelsign import ModelRefused
 
         try:
-            model = load_verified(self.settings, self.name, version)  # the exact version the alias pointed at
+            self.load(version)  # the exact version the alias pointed at
         except ModelRefused as exc:
             if self.model is None and self.required:
                 raise
             log.error("%s; still scoring with version %s", exc, self.version)
             self.version_refused = version
             return False
-        self.model = model
+        return True
+
+    def load(self, version: str) -> None:
+        """Load ``version`` after its signature verified (:func:`pixring.modelsign.load_verified`); raises
+        :class:`pixring.modelsign.ModelRefused` and keeps the current model when it does not verify."""
+        from pixring.modelsign import load_verified
+
+        self.model = load_verified(self.settings, self.name, version)
         try:
             self.reference = dict(getattr(self.model.unwrap_python_model(), "reference", None) or {})
         except Exception:  # noqa: BLE001 - not a python_model pyfunc: no drift reference
@@ -85,7 +92,6 @@ class ChampionModel:
         self.version = version
         self.loads += 1
         log.info("loaded %s version %s", self.name, version)
-        return True
 
     def predict(self, features: pd.DataFrame) -> np.ndarray:
         """One probability per row (0 for every row when no model is loaded: rules only)."""

@@ -137,6 +137,42 @@ def local_from_micros(us: int, tz: ZoneInfo) -> datetime:
     return datetime.fromtimestamp(us / 1e6, tz).replace(tzinfo=None)
 
 
+def decide_row(r: dict, feats: dict[str, float], score: float, scoring, version: str, gold_version: str,
+               decided_at: datetime, decided_ms: int) -> None:
+    """Complete a scored row in place: score, decision and reasons (:func:`gnn.serving.decide`), versions, time."""
+    decision, reasons = decide(score, rules(feats, scoring), scoring)
+    r.update({"score": score, "decisao": decision, "motivos": reasons, "modelo_versao": version,
+              "gold_versao": gold_version, "pontuado_em": decided_at, "pontuado_em_ms": decided_ms})
+
+
+def alert_messages(r: dict, o_ring, d_ring, decided_ms: int) -> list[tuple[bytes, bytes]]:
+    """One alert per ring involved (origin and/or destination owner is a member) of a decided row."""
+    rings: dict[str, tuple] = {}
+    for side, ring, user in (("origem", o_ring, r["id_usuario_origem"]),
+                             ("destino", d_ring, r["id_usuario_destino"])):
+        if ring is None:
+            continue
+        entry = rings.setdefault(ring.id_anel, (ring, [], []))
+        entry[1].append(user)
+        entry[2].append(side)
+    out = []
+    for id_anel, (ring, members, sides) in rings.items():
+        alert = {
+            "id_alerta": f"{r['id_transacao']}:{id_anel}", "id_anel": id_anel, "risco_anel": ring.risco,
+            "n_membros_anel": len(ring.membros), "membros_envolvidos": sorted(set(members)),
+            "papel": sides, "id_transacao": r["id_transacao"], "timestamp": _ms(r["timestamp"]),
+            "valor": float(r["valor"]),
+            # money this transaction moves into the ring (0 when only the payer is a member) + the ring's
+            "valor_em_risco": float(r["valor"]) if "destino" in sides else 0.0,
+            "valor_em_risco_anel": ring.valor_em_risco,
+            "chave_pix_origem": r["chave_pix_origem"], "chave_pix_destino": r["chave_pix_destino"],
+            "decisao": r["decisao"], "score": r["score"], "motivos": r["motivos"],
+            "modelo_versao": r["modelo_versao"], "gerado_em_ms": decided_ms,
+        }
+        out.append((id_anel.encode(), orjson.dumps(alert)))
+    return out
+
+
 class BatchScorer:
     """The ``foreachBatch`` function; holds the model, the lookups, the feature state and the producer."""
 
@@ -241,40 +277,11 @@ class BatchScorer:
         version, gold_version = self.model.version, lk.version
         dumps = orjson.dumps
         for r, feats, (o_ring, d_ring), score in zip(rows, feature_rows, ring_pairs, scores.tolist()):
-            decision, reasons = decide(score, rules(feats, scoring), scoring)
-            r.update({"score": score, "decisao": decision, "motivos": reasons, "modelo_versao": version,
-                      "gold_versao": gold_version, "pontuado_em": decided_at, "pontuado_em_ms": decided_ms})
+            decide_row(r, feats, score, scoring, version, gold_version, decided_at, decided_ms)
             out.scored.append(r)
             out.scored_msgs.append((r["id_transacao"].encode(), dumps(r)))
-            if decision != "allow":
-                out.alerts.extend(self._alerts(r, o_ring, d_ring, decided_ms))
-        return out
-
-    def _alerts(self, r: dict, o_ring, d_ring, decided_ms: int) -> list[tuple[bytes, bytes]]:
-        """One alert per ring involved (origin and/or destination owner is a member)."""
-        rings: dict[str, tuple] = {}
-        for side, ring, user in (("origem", o_ring, r["id_usuario_origem"]),
-                                 ("destino", d_ring, r["id_usuario_destino"])):
-            if ring is None:
-                continue
-            entry = rings.setdefault(ring.id_anel, (ring, [], []))
-            entry[1].append(user)
-            entry[2].append(side)
-        out = []
-        for id_anel, (ring, members, sides) in rings.items():
-            alert = {
-                "id_alerta": f"{r['id_transacao']}:{id_anel}", "id_anel": id_anel, "risco_anel": ring.risco,
-                "n_membros_anel": len(ring.membros), "membros_envolvidos": sorted(set(members)),
-                "papel": sides, "id_transacao": r["id_transacao"], "timestamp": _ms(r["timestamp"]),
-                "valor": float(r["valor"]),
-                # money this transaction moves into the ring (0 when only the payer is a member) + the ring's
-                "valor_em_risco": float(r["valor"]) if "destino" in sides else 0.0,
-                "valor_em_risco_anel": ring.valor_em_risco,
-                "chave_pix_origem": r["chave_pix_origem"], "chave_pix_destino": r["chave_pix_destino"],
-                "decisao": r["decisao"], "score": r["score"], "motivos": r["motivos"],
-                "modelo_versao": r["modelo_versao"], "gerado_em_ms": decided_ms,
-            }
-            out.append((id_anel.encode(), orjson.dumps(alert)))
+            if r["decisao"] != "allow":
+                out.alerts.extend(alert_messages(r, o_ring, d_ring, decided_ms))
         return out
 
     # ------------------------------------------------------------------------------------- the sinks
@@ -417,6 +424,22 @@ def _stop(*queries) -> None:
             q.stop()
 
 
+def _start_driver_query(spark: SparkSession, settings: Settings, model: ChampionModel, metrics: StreamMetrics,
+                        producer, report: StreamReport, checkpoint: str, name: str, available_now: bool):
+    """The driver engine's query: the state rebuilt from the scored table, lookups in driver dicts."""
+    ss = settings.streaming
+    state = ReceiptState(parse_duration(ss.watermark))
+    load_state(spark, settings, state)
+    lookup = GoldLookup(spark, settings)
+    lookup.refresh()
+    scorer = BatchScorer(spark, settings, model, lookup, state, metrics, producer, report)
+    source = kafka_stream(spark, settings, settings.kafka.topic_transactions, ss.max_offsets_per_trigger)
+    writer = (source.writeStream.queryName(name).foreachBatch(scorer).option("checkpointLocation", checkpoint))
+    writer = writer.trigger(availableNow=True) if available_now else writer.trigger(
+        processingTime=f"{ss.trigger_seconds:g} seconds")
+    return writer.start()
+
+
 def run_stream(spark: SparkSession, settings: Settings, *, available_now: bool = False,
                max_seconds: float | None = None, allow_no_model: bool = False,
                serve_metrics: bool = True) -> StreamReport:
@@ -460,17 +483,15 @@ def run_stream(spark: SparkSession, settings: Settings, *, available_now: bool =
             if drained.messages:
                 log.info("drained %d scored messages (%d new rows) before rebuilding the state",
                          drained.messages, drained.inserted)
-            state = ReceiptState(parse_duration(ss.watermark))
-            load_state(spark, settings, state)
-            lookup = GoldLookup(spark, settings)
-            lookup.refresh()
-            scorer = BatchScorer(spark, settings, model, lookup, state, metrics, producer, report)
-            source = kafka_stream(spark, settings, topic, ss.max_offsets_per_trigger)
-            writer = (source.writeStream.queryName(f"scorer_{safe}").foreachBatch(scorer)
-                      .option("checkpointLocation", checkpoint))
-            writer = writer.trigger(availableNow=True) if available_now else writer.trigger(
-                processingTime=f"{ss.trigger_seconds:g} seconds")
-            query = writer.start()
+            if ss.engine == "executors":  # the state lives in the query's own checkpoint (RocksDB)
+                from streaming import executors
+
+                query = executors.start(spark, settings, model, metrics, report,
+                                        checkpoint_path(settings, f"scorer_exec_{safe}"), f"scorer_exec_{safe}",
+                                        available_now=available_now)
+            else:
+                query = _start_driver_query(spark, settings, model, metrics, producer, report, checkpoint,
+                                            f"scorer_{safe}", available_now)
             if not available_now:
                 sink_query = delta_sink.start(spark, settings, sink)
             metrics.scoring.set(1)

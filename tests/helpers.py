@@ -61,3 +61,50 @@ def register_toy_model(settings, name: str, alias: str = "champion") -> str:
     sign_version(settings, name, version)
     MlflowClient(tracking_uri=uri, registry_uri=uri).set_registered_model_alias(name, alias, version)
     return version
+
+
+class FakeListState:
+    """A ``transformWithStateInPandas`` list state in memory (pure-logic tests of a StatefulProcessor)."""
+
+    def __init__(self) -> None:
+        self.values: list[tuple] | None = None
+
+    def exists(self) -> bool:
+        return self.values is not None
+
+    def get(self):
+        return iter(self.values or [])
+
+    def put(self, values) -> None:
+        self.values = list(values)
+
+    def clear(self) -> None:
+        self.values = None
+
+
+class FakeStateHandle:
+    """A ``StatefulProcessorHandle`` for one key: its list states and event-time timers, in memory."""
+
+    def __init__(self) -> None:
+        self.lists: dict[str, FakeListState] = {}
+        self.timers: set[int] = set()
+
+    def getListState(self, name: str, schema) -> FakeListState:
+        return self.lists.setdefault(name, FakeListState())
+
+    def listTimers(self):
+        return iter(sorted(self.timers))
+
+    def deleteTimer(self, ms: int) -> None:
+        self.timers.discard(ms)
+
+    def registerTimer(self, ms: int) -> None:
+        self.timers.add(ms)
+
+
+class FakeTimerValues:
+    def __init__(self, watermark_ms: int = -1) -> None:
+        self.watermark_ms = watermark_ms
+
+    def getCurrentWatermarkInMs(self) -> int:
+        return self.watermark_ms

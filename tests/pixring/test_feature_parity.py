@@ -1,9 +1,12 @@
 """Training, the stream and inline scoring give identical features for the same rows (pixring.features).
 
-The same history goes through the three paths in process: ``gnn.features.tx_features`` (the batch over
+The same history goes through the paths in process: ``gnn.features.tx_features`` (the batch over
 silver, point in time), the stream's per-record path (``streaming.features``: static features plus
-``ReceiptState``, in event order, as ``streaming.scorer`` calls them) and ``api.scoring.features`` over a
-read-model snapshot of the whole history. The rows hold rejected and in-process attempts, night-time
+``ReceiptState``, in event order, as ``streaming.scorer`` calls them), the executor engine's stateful
+processor (``streaming.executors.ReceiptProcessor``, each transaction routed to its destination and origin
+keys, in two micro-batches, its state handle in memory; the same engine on real Kafka + Spark is
+``tests/streaming/test_executors.py``) and ``api.scoring.features`` over a read-model snapshot of the whole
+history. The rows hold rejected and in-process attempts, night-time
 rows on both sides of the 20:00/06:00 edges, ties at the same instant, a forwarding origin and a key of
 unknown age. Silver and the stream carry local time; the read model holds naive UTC (Delta's instants).
 """
@@ -79,6 +82,41 @@ def stream_path() -> pd.DataFrame:
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
+def executor_path() -> pd.DataFrame:
+    """The executor engine's ReceiptProcessor per key, the rows in two micro-batches (state carried over)."""
+    from streaming.executors import STATE_ROW, WINDOW_COLS, ReceiptProcessor
+    from tests.helpers import FakeStateHandle, FakeTimerValues
+
+    cols = [c.split()[0] for c in STATE_ROW.split(", ")]
+    processors: dict[str, ReceiptProcessor] = {}
+    windowed: dict[str, dict[str, float]] = {}
+    ordered = sorted(ROWS, key=lambda r: (r[1], r[0]))
+    for batch in (ordered[:5], ordered[5:]):
+        by_key: dict[str, list[dict]] = {}
+        for off, (i, ts, v, o, d, status) in enumerate(batch):
+            ms = int(seconds(ts) * 1000)
+            for papel, k in (("d", d), ("o", o)):
+                by_key.setdefault(k, []).append(dict.fromkeys(cols) | {
+                    "k": k, "papel": papel, "id_transacao": i, "timestamp": ts, "ev_ms": ms, "valor": v,
+                    "chave_pix_origem": o, "chave_pix_destino": d, "status": status, "kafka_offset": off})
+        for k, rows in by_key.items():
+            if k not in processors:
+                processors[k] = ReceiptProcessor()
+                processors[k].init(FakeStateHandle())
+            for out in processors[k].handleInputRows((k,), iter([pd.DataFrame(rows, columns=cols)]),
+                                                     FakeTimerValues(-1)):
+                for r in out.to_dict(orient="records"):
+                    assert r["motivo"] is None
+                    cols_of = WINDOW_COLS[:3] if r["papel"] == "d" else WINDOW_COLS[3:]
+                    windowed.setdefault(r["id_transacao"], {}).update({c: r[c] for c in cols_of})
+    risk = ring_risk_by_user(pd.DataFrame(RINGS)).to_dict()
+    rows = {}
+    for i, ts, v, o, d, _ in ROWS:
+        ou, du = OWNER.get(o), OWNER.get(d)
+        rows[i] = static_features(ts, v, SCORES.get(ou), SCORES.get(du), risk.get(du), CADASTRO.get(d)) | windowed[i]
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
 def inline_path() -> pd.DataFrame:
     """POST /v1/score: a read-model snapshot of the whole history (UTC), one call per transaction."""
     snap = build_snapshot({
@@ -96,12 +134,14 @@ def inline_path() -> pd.DataFrame:
          for i, ts, v, o, d, _ in ROWS}, orient="index")
 
 
-def test_the_three_paths_give_identical_features() -> None:
+def test_the_four_paths_give_identical_features() -> None:
     ids = [r[0] for r in ROWS]
     batch = batch_path().loc[ids, list(TX_FEATURES)]
     stream = stream_path().loc[ids, list(TX_FEATURES)]
     inline = inline_path().loc[ids, list(TX_FEATURES)]
+    executors = executor_path().loc[ids, list(TX_FEATURES)]
     pd.testing.assert_frame_equal(stream, batch, check_names=False, check_dtype=False, rtol=0, atol=1e-9)
+    pd.testing.assert_frame_equal(executors, batch, check_names=False, check_dtype=False, rtol=0, atol=1e-9)
     pd.testing.assert_frame_equal(inline, batch, check_names=False, check_dtype=False, rtol=0, atol=1e-9)
 
     # the rows exercise what the paths used to disagree on (so equality above is not 0 == 0)
