@@ -36,7 +36,7 @@ from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
 
-from pixring.contract import LOAD_MARKER_ID, LOAD_MARKER_LABEL, NODE_LABELS, REL_ENDPOINTS, RING_LABEL
+from pixring.contract import LOAD_MARKER_ID, NODE_LABELS, REL_ENDPOINTS, RING_LABEL
 from pixring.settings import Neo4jSettings, Settings
 
 log = logging.getLogger(__name__)
@@ -365,20 +365,21 @@ def load_frames(
     return report
 
 
-#: One marker node records the last graph build fully loaded (so an unchanged build is not re-read).
-_MARKER = f"(m:{LOAD_MARKER_LABEL} {{id: '{LOAD_MARKER_ID}'}})"
-MARKER_READ = f"MATCH {_MARKER} RETURN m.build_id AS build_id"
-MARKER_WRITE = f"MERGE {_MARKER} SET m.build_id = $build_id, m.carregado_em = datetime()"
+#: One marker node records the last graph build fully loaded (so an unchanged build is not re-read). Static
+#: text, the id a bound parameter; a label cannot be one, so it is written out: ``LOAD_MARKER_LABEL``
+#: (tests/graph/test_static_queries.py holds the two together).
+MARKER_READ = "MATCH (m:PixringCarga {id: $marker_id}) RETURN m.build_id AS build_id"
+MARKER_WRITE = "MERGE (m:PixringCarga {id: $marker_id}) SET m.build_id = $build_id, m.carregado_em = datetime()"
 
 
 def loaded_build(driver, database: str) -> str | None:
     """The graph build id the last complete load recorded, or None."""
-    record = driver.execute_query(MARKER_READ, database_=database).records
+    record = driver.execute_query(MARKER_READ, marker_id=LOAD_MARKER_ID, database_=database).records
     return record[0]["build_id"] if record else None
 
 
 def mark_loaded(driver, database: str, build_id: str) -> None:
-    driver.execute_query(MARKER_WRITE, build_id=build_id, database_=database)
+    driver.execute_query(MARKER_WRITE, marker_id=LOAD_MARKER_ID, build_id=build_id, database_=database)
 
 
 def connect(n: Neo4jSettings):
