@@ -29,7 +29,7 @@ from api.readmodel import ReadModel
 from api.security import Authenticator, Guard, RateLimiter
 from api.routers import cases, graph, health, med, rings, score, transactions, users
 from api.scoring import ModelHolder
-from pixring import logs
+from pixring import logs, online
 from pixring.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -141,11 +141,15 @@ def build_context(settings: Settings) -> AppContext:
         projection=GraphProjectionHolder(store, refresh_seconds=a.graph_refresh_seconds,
                                          max_relationships=a.graph_projection_max_relationships,
                                          enabled=a.graph_projection),
-        readmodel=ReadModel(settings.paths.lakehouse, settings.api.refresh_seconds),
+        # with the online store the windows come from Redis: the read model keeps no receipts
+        readmodel=ReadModel(settings.paths.lakehouse, settings.api.refresh_seconds,
+                            receipts=not settings.redis.enabled),
         model=ModelHolder(settings.mlflow.uri, settings.mlflow.model_name, settings=settings),
         audit=AuditLog(settings.paths.logs / AUDIT_LOG_NAME),
         authenticator=Authenticator(a, local=settings.security.env == "local"),
         clear_lookups=RateLimiter(a.clear_lookups_per_minute, 60.0),
+        online=(online.client(settings, timeout=settings.redis.read_timeout_seconds, asyncio=True)
+                if settings.redis.enabled else None),
         extra={"registry": registry},
     )
     Gauge("pixring_api_read_model_transactions", "transactions in the read model", registry=registry

@@ -41,6 +41,8 @@ class AppContext:
     authenticator: Authenticator
     #: look-ups by a clear value, per caller subject (``settings.api.clear_lookups_per_minute``)
     clear_lookups: RateLimiter
+    #: the online store's asyncio Redis client (:mod:`pixring.online`); None when ``PIXRING_REDIS_ENABLED`` is off
+    online: Any = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 

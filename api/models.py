@@ -143,6 +143,9 @@ class ScoreOut(BaseModel):
     features: dict[str, float]
     modelo_versao: str | None = None
     fonte: str = Field(description="api (scored now) | stream (the streaming scorer's record)")
+    degradado: bool = Field(False, description="true: the online store did not answer; the features named in "
+                            "features_ausentes are defaults, not the transaction's")
+    features_ausentes: list[str] = Field(default_factory=list, description="features the answer could not compute")
 
 
 class Alert(BaseModel):

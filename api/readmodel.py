@@ -268,8 +268,10 @@ def table_versions(root: Path) -> dict[str, int | None]:
     return out
 
 
-def build_snapshot(raw: dict[str, list[dict[str, Any]]], versions: dict[str, int | None] | None = None) -> Snapshot:
-    """Index the raw rows of every table (pure: unit-testable without Delta)."""
+def build_snapshot(raw: dict[str, list[dict[str, Any]]], versions: dict[str, int | None] | None = None,
+                   receipts: bool = True) -> Snapshot:
+    """Index the raw rows of every table (pure: unit-testable without Delta). ``receipts=False``: no per-key
+    receipts (the online store serves the windows of ``POST /v1/score``)."""
     s = Snapshot(versions=dict(versions or {}))
     for row in raw.get("transacoes", []):
         ts = naive_utc(row.get("timestamp"))
@@ -283,7 +285,7 @@ def build_snapshot(raw: dict[str, list[dict[str, Any]]], versions: dict[str, int
     out: dict[str, list[Tx]] = defaultdict(list)
     received: dict[str, list[Receipt]] = defaultdict(list)
     for tx in ordered:
-        if tx.chave_destino:  # every attempt: the features count rejected ones too (pixring.features)
+        if receipts and tx.chave_destino:  # every attempt: the features count rejected ones too (pixring.features)
             received[tx.chave_destino].append(
                 (event_seconds(tx.ts), tx.id, tx.chave_origem, tx.valor, is_effective(tx.status)))
         if tx.status is not None and tx.status not in EFFECTIVE:
@@ -351,7 +353,7 @@ def build_snapshot(raw: dict[str, list[dict[str, Any]]], versions: dict[str, int
     return s
 
 
-def load_snapshot(root: Path) -> Snapshot:
+def load_snapshot(root: Path, receipts: bool = True) -> Snapshot:
     """Read every table under the lakehouse ``root`` and index it."""
     t0 = time.monotonic()
     raw: dict[str, list[dict[str, Any]]] = {}
@@ -362,7 +364,7 @@ def load_snapshot(root: Path) -> Snapshot:
         except Exception as exc:  # noqa: BLE001 - one unreadable table must not take the API down
             log.warning("read model: %s/%s unreadable (%s); served empty", layer, table, type(exc).__name__)
             raw[name], versions[name] = [], None
-    snap = build_snapshot(raw, versions)
+    snap = build_snapshot(raw, versions, receipts)
     snap.seconds = time.monotonic() - t0
     log.info("read model loaded in %.2fs: %d transactions, %d keys, %d rings, %d scored",
              snap.seconds, len(snap.tx), len(snap.keys), len(snap.rings), len(snap.scored))
@@ -372,8 +374,9 @@ def load_snapshot(root: Path) -> Snapshot:
 class ReadModel:
     """Holds the current :class:`Snapshot` and refreshes it in a daemon thread when tables change."""
 
-    def __init__(self, root: Path, refresh_seconds: float = 60.0) -> None:
+    def __init__(self, root: Path, refresh_seconds: float = 60.0, receipts: bool = True) -> None:
         self.root = Path(root)
+        self.receipts = receipts
         self.refresh_seconds = refresh_seconds
         self.snapshot = Snapshot()
         self.error: str | None = None
@@ -386,7 +389,7 @@ class ReadModel:
 
     def load(self) -> None:
         try:
-            self.snapshot = load_snapshot(self.root)
+            self.snapshot = load_snapshot(self.root, self.receipts)
             self.error = None
         except Exception as exc:
             self.error = type(exc).__name__

@@ -15,7 +15,8 @@ from zoneinfo import ZoneInfo
 
 from gnn.serving import TX_FEATURES, decide, rules
 from pixring.contract import TIMEZONE, is_night_hour
-from pixring.features import event_seconds, static_features, window_features
+from pixring import online
+from pixring.features import TX_DEFAULTS, WINDOWED, event_seconds, static_features, window_features
 from pixring.settings import ScoringSettings
 
 from api.background import every
@@ -61,6 +62,54 @@ def features(snap: Snapshot, tx: TxInput) -> dict[str, float]:
     f.update(window_features(event_seconds(tx.ts), tx.valor, snap.receipts(tx.chave_destino),
                              snap.receipts(tx.chave_origem)))
     return f
+
+
+class OnlineUnavailable(Exception):
+    """The online store did not answer and ``PIXRING_REDIS_ON_FAILURE=unavailable``: ``POST /v1/score`` says 503."""
+
+
+async def online_view(store, tx: TxInput, timeout: float) -> online.OnlineView | None:
+    """Both keys' entries and receipts of ``[T - 1 h, T)`` in one pipeline; None when the store does not answer."""
+    from redis import RedisError
+
+    try:
+        pipe = store.pipeline(transaction=False)
+        online.queue_read(pipe, online.epoch_us(tx.ts) / 1e6, tx.chave_destino, tx.chave_origem)
+        return online.view_of(await asyncio.wait_for(pipe.execute(), timeout))
+    except (RedisError, OSError, TimeoutError) as exc:
+        log.warning("online store unavailable (%s): degraded features", type(exc).__name__)
+        return None
+
+
+def features_online(snap: Snapshot, tx: TxInput, view: online.OnlineView | None) -> tuple[dict[str, float], list[str]]:
+    """:data:`pixring.features.TX_FEATURES` from the online store (:mod:`pixring.online`) and the names of those
+    it could not give (empty when all came).
+
+    The windows come from the store's receipts only (the read model holds none when the store is enabled);
+    owner, score, ring risk and key age from the store's key entries, else from the read model's gold tables
+    (they do not grow with history). Without the store (``view`` None) the windowed features are
+    :data:`pixring.features.TX_DEFAULTS` and named as missing: the answer says it is degraded.
+    """
+    t_us = online.epoch_us(tx.ts)
+    d = view.destino if view else None
+    o = view.origem if view else None
+    owner_d = (d.owner if d else None) or snap.key_owner(tx.chave_destino)
+    owner_o = (o.owner if o else None) or snap.key_owner(tx.chave_origem)
+    score_d = d.score if d and d.score is not None else snap.user_score(owner_d)
+    score_o = o.score if o and o.score is not None else snap.user_score(owner_o)
+    risk_d = d.ring_risk if d and d.ring_risk is not None else snap.ring_risk_of_user(owner_d)
+    if d and d.cadastro_us is not None:
+        age = d.age_hours(t_us)
+    else:
+        key = snap.keys.get(tx.chave_destino)
+        cadastro = key.get("data_cadastro") if key else None
+        age = (tx.ts - cadastro).total_seconds() / 3600.0 if cadastro else None
+    f = static_features(local_hour(tx.ts), tx.valor, score_o, score_d, risk_d, age)
+    if view is None:
+        f.update({name: TX_DEFAULTS[name] for name in WINDOWED})
+        return f, list(WINDOWED)
+    f.update(window_features(t_us / 1e6, tx.valor, view.receipts_destino, view.receipts_origem))
+    return f, []
 
 
 class ModelHolder:
@@ -223,3 +272,15 @@ async def score_soon(snap: Snapshot, holder: ModelHolder, tx: TxInput, scoring: 
     feats = features(snap, tx)
     prob, version = await holder.predict_soon(feats)
     return _scored(feats, prob, version, scoring)
+
+
+async def score_online(snap: Snapshot, store, holder: ModelHolder, tx: TxInput, scoring: ScoringSettings,
+                       timeout: float, on_failure: str = "degrade") -> dict[str, Any]:
+    """:func:`score_soon` with the features of the online store; a store that does not answer gives a degraded
+    answer (``degradado`` true, ``features_ausentes`` named) or, with ``on_failure="unavailable"``,
+    :class:`OnlineUnavailable`."""
+    feats, missing = features_online(snap, tx, await online_view(store, tx, timeout))
+    if missing and on_failure == "unavailable":
+        raise OnlineUnavailable("online store unavailable")
+    prob, version = await holder.predict_soon(feats)
+    return {**_scored(feats, prob, version, scoring), "degradado": bool(missing), "features_ausentes": missing}

@@ -9,6 +9,7 @@ command -v mvn >/dev/null 2>&1 || need+=(maven)
 command -v npm >/dev/null 2>&1 || need+=(npm)  # vendors the investigator page's graph library (api/ui/build.sh)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)  # headless browser of the investigator page test
 command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
+[ -x /usr/bin/redis-server ] || need+=(redis-server)  # the online store; pixring runs it, not the Debian unit
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing Debian packages: ${need[*]}"
   $SUDO apt-get update -qq
@@ -16,6 +17,8 @@ if [ ${#need[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}"
 fi
 # `pixring up` runs Prometheus with its own config and port; the Debian unit would hold port 9090
-if command -v systemctl >/dev/null 2>&1 && systemctl is-enabled --quiet prometheus 2>/dev/null; then
-  $SUDO systemctl disable --now prometheus >/dev/null 2>&1 || true
-fi
+for unit in prometheus redis-server; do  # redis-server's unit would hold 6379, without our password
+  if command -v systemctl >/dev/null 2>&1 && systemctl is-enabled --quiet "$unit" 2>/dev/null; then
+    $SUDO systemctl disable --now "$unit" >/dev/null 2>&1 || true
+  fi
+done

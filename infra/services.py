@@ -466,6 +466,66 @@ class PrometheusService(Service):
             return resp.status == 200
 
 
+class RedisService(Service):
+    """Debian's ``redis-server`` as the online store (:mod:`pixring.online`), never the Debian unit: bound to
+    ``PIXRING_REDIS_HOST`` (loopback), ``requirepass`` from ``PIXRING_REDIS_PASSWORD`` in a config file only its
+    owner reads (never on the command line), persistence (AOF or RDB) under ``$PIXRING_HOME/redis``."""
+
+    name = "redis"
+    start_timeout_s = 30.0
+    binary = "/usr/bin/redis-server"
+
+    @property
+    def endpoint(self) -> str:
+        r = self.settings.redis
+        return f"redis://{r.host}:{r.port}/{r.db}"
+
+    def ports(self) -> list[tuple[str, int]]:
+        r = self.settings.redis
+        return [(r.host, r.port)]
+
+    @property
+    def config_file(self) -> Path:
+        return self.home / "redis.conf"
+
+    def prepare(self) -> None:
+        write_redis_config(self.settings, self.home)
+
+    def command(self) -> list[str]:
+        binary = shutil.which(self.binary)
+        if binary is None:
+            raise PixringError(f"{self.binary} not found: run `make setup` (infra/install-system-packages.sh "
+                               "installs Debian's redis-server)")
+        return [binary, str(self.config_file)]
+
+    def is_ready(self) -> bool:
+        from pixring.online import client
+
+        return bool(client(self.settings, timeout=2.0).ping())
+
+
+def write_redis_config(settings: Settings, home: Path, port: int | None = None) -> Path:
+    """``home/redis.conf`` (mode 0600): loopback bind, password, persistence in ``home``, no eviction (a full store
+    refuses writes, which the stream retries, rather than dropping receipts)."""
+    r = settings.redis
+    password = r.password.get_secret_value()
+    if any(c in password for c in '"\\\n\r'):
+        raise PixringError("PIXRING_REDIS_PASSWORD may not hold quotes, backslashes or newlines")
+    lines = [f"bind {r.host}", f"port {port or r.port}", "protected-mode yes", f'requirepass "{password}"',
+             f"dir {home}", "daemonize no", 'logfile ""', f"maxmemory {r.maxmemory}", "maxmemory-policy noeviction",
+             "databases 16"]
+    if r.persistence == "aof":
+        lines += ["appendonly yes", "appendfsync everysec", 'save ""']
+    else:
+        lines += ["appendonly no", "save 60 1000 300 10"]
+    path = home / "redis.conf"
+    home.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600, exist_ok=True)
+    path.chmod(0o600)
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
 class _PixringCommand(Service):
     """One of pixring's own long-running commands (``pixring stream``, ``pixring api``) run as a service, so the
     demo can start it in the background and ``pixring down`` stops it. Started only when named (``pixring up
@@ -494,7 +554,7 @@ class StreamService(_PixringCommand):
     name = "stream"
     args = ("stream",)
     # tokenises the keys of pix.transacoes; verifies the champion's signature; reads MLflow
-    secrets = ("PIXRING_PII_SECRET", "PIXRING_MODEL_SIGNING_KEY", *FOREIGN_SECRET_VARS)
+    secrets = ("PIXRING_PII_SECRET", "PIXRING_MODEL_SIGNING_KEY", "PIXRING_REDIS_PASSWORD", *FOREIGN_SECRET_VARS)
 
     @property
     def endpoint(self) -> str:
@@ -516,7 +576,7 @@ class ApiService(_PixringCommand):
     args = ("api",)
     secrets = ("PIXRING_PII_SECRET", "PIXRING_MODEL_SIGNING_KEY", "PIXRING_NEO4J_PASSWORD",
                "PIXRING_API_TOKEN_SERVICE", "PIXRING_API_TOKEN_INVESTIGATOR", "PIXRING_API_TOKEN_INVESTIGATOR_PII",
-               "PIXRING_API_JWT_SECRET", *FOREIGN_SECRET_VARS)
+               "PIXRING_API_JWT_SECRET", "PIXRING_REDIS_PASSWORD", *FOREIGN_SECRET_VARS)
 
     @property
     def endpoint(self) -> str:
@@ -538,6 +598,7 @@ SERVICES: dict[str, type[Service]] = {
     "neo4j": Neo4jService,
     "mlflow": MLflowService,
     "prometheus": PrometheusService,
+    "redis": RedisService,
     "stream": StreamService,
     "api": ApiService,
 }

@@ -46,6 +46,7 @@ def _secrets(settings: Settings) -> dict[str, str]:
         "PIXRING_NEO4J_PASSWORD": settings.neo4j.password.get_secret_value(),
         "PIXRING_API_TOKEN_SERVICE": a.token_service.get_secret_value(),
         "PIXRING_API_JWT_SECRET": a.jwt_secret.get_secret_value(),
+        "PIXRING_REDIS_PASSWORD": settings.redis.password.get_secret_value(),
     }
 
 
@@ -74,7 +75,8 @@ def production_problems(settings: Settings, environ: dict[str, str] | None = Non
                       ("PIXRING_PROMETHEUS_HOST", settings.prometheus.host),
                       ("PIXRING_MLFLOW_HOST", settings.mlflow.host),
                       ("PIXRING_NEO4J_HOST", settings.neo4j.host),
-                      ("PIXRING_KAFKA_HOST", settings.kafka.host)):
+                      ("PIXRING_KAFKA_HOST", settings.kafka.host),
+                      *((("PIXRING_REDIS_HOST", settings.redis.host),) if not settings.redis.tls else ())):
         if not is_loopback(host):
             problems.append(f"{var}={host} is not loopback and that listener has no TLS")
     # connections to remote stores: encrypted only
@@ -85,6 +87,9 @@ def production_problems(settings: Settings, environ: dict[str, str] | None = Non
         parts = urlsplit(settings.mlflow.tracking_uri)
         if parts.scheme == "http" and not is_loopback(parts.hostname or ""):
             problems.append("PIXRING_MLFLOW_TRACKING_URI reaches a remote MLflow over plain HTTP (use https://)")
+    r = settings.redis
+    if r.url and not is_loopback(urlsplit(r.url).hostname or "") and urlsplit(r.url).scheme != "rediss":
+        problems.append("PIXRING_REDIS_URL reaches a remote Redis without TLS (use rediss://)")
     if settings.kafka.bootstrap_servers and not all(
             is_loopback(b.rsplit(":", 1)[0]) for b in settings.kafka.bootstrap_servers.split(",") if b.strip()):
         problems.append("PIXRING_KAFKA_BOOTSTRAP_SERVERS is remote and pixring's Kafka clients have no SSL "

@@ -29,6 +29,7 @@ DEV_SECRETS: dict[str, str] = {
     "PIXRING_API_TOKEN_INVESTIGATOR": "pixring-dev-investigator-token",
     "PIXRING_API_TOKEN_INVESTIGATOR_PII": "pixring-dev-investigator-pii-token",
     "PIXRING_API_JWT_SECRET": "pixring-local-dev-jwt-secret-change-me",
+    "PIXRING_REDIS_PASSWORD": "pixring-local-dev-redis-password-change-me",
 }
 #: Every secret variable (each may instead name a file: ``<VAR>_FILE``). Child processes get only the ones
 #: they need (``infra.services``).
@@ -440,6 +441,40 @@ class PrometheusSettings(BaseSettings):
         return f"http://{self.host}:{self.port}"
 
 
+class RedisSettings(_SecretFiles):
+    """The online store (:mod:`pixring.online`): Redis run by ``pixring up`` on loopback with a password and
+    persistence under ``$PIXRING_HOME/redis``, or a remote one (``url`` ``rediss://host:port/db``, or host/port/tls)."""
+
+    model_config = _cfg("PIXRING_REDIS_")
+
+    #: the stream writes the per-key features to it and ``POST /v1/score`` reads them from it; false: the
+    #: API's windows come from its in-memory read model (and the stream writes nothing)
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = Field(6379, ge=1, le=65535)
+    db: int = Field(0, ge=0)
+    #: a remote store: ``redis://`` or ``rediss://`` (TLS); host/port/db/tls are then ignored
+    url: str | None = None
+    tls: bool = False
+    username: str | None = None
+    password: SecretStr = _dev("PIXRING_REDIS_PASSWORD")
+    #: ``aof`` (append-only file, fsync every second) or ``rdb`` (snapshots) in ``$PIXRING_HOME/redis``
+    persistence: Literal["aof", "rdb"] = "aof"
+    maxmemory: str = "1gb"
+    #: per-command timeout of the API's reads (a slower store is a degraded answer, not a slow one)
+    read_timeout_seconds: float = Field(0.2, gt=0)
+    #: the stream's writes: timeout, and the most pending micro-batches kept for replay while the store is down
+    #: (beyond it the scorer waits for the store: back-pressure, never loss)
+    write_timeout_seconds: float = Field(2.0, gt=0)
+    max_pending_batches: int = Field(600, ge=1)
+    #: wall-clock lifetime of a key's receipts / of its owner-score-risk entry after its last write
+    receipts_ttl_seconds: int = Field(3 * 3600, ge=60)
+    keys_ttl_seconds: int = Field(7 * 86_400, ge=60)
+    #: ``POST /v1/score`` without the store: ``degrade`` (the features it has, ``degradado`` and the missing
+    #: ones named in the answer) or ``unavailable`` (503)
+    on_failure: Literal["degrade", "unavailable"] = "degrade"
+
+
 class Settings:
     """All settings, one typed object per service."""
 
@@ -457,6 +492,7 @@ class Settings:
         self.streaming = StreamingSettings()
         self.api = ApiSettings()
         self.prometheus = PrometheusSettings()
+        self.redis = RedisSettings()
 
     def __repr__(self) -> str:  # secrets stay masked (SecretStr)
         parts = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())

@@ -55,6 +55,7 @@ from streaming.features import ReceiptState, seconds, static_features
 from streaming.lookup import GoldLookup
 from streaming.metrics import StreamMetrics
 from streaming.model import ChampionModel
+from streaming.online_sink import OnlineWriter
 from streaming.parse import Tx, parse_record
 from streaming.schemas import SCORED_PROPERTIES, SCORED_TABLE, SCORED_TRANSACTIONS
 
@@ -177,7 +178,8 @@ class BatchScorer:
     """The ``foreachBatch`` function; holds the model, the lookups, the feature state and the producer."""
 
     def __init__(self, spark: SparkSession, settings: Settings, model: ChampionModel, lookup: GoldLookup,
-                 state: ReceiptState, metrics: StreamMetrics, producer, report: StreamReport) -> None:
+                 state: ReceiptState, metrics: StreamMetrics, producer, report: StreamReport,
+                 online: OnlineWriter | None = None) -> None:
         self.spark = spark
         self.settings = settings
         self.model = model
@@ -186,6 +188,7 @@ class BatchScorer:
         self.metrics = metrics
         self.producer = producer
         self.report = report
+        self.online = online  # the online store's writer (streaming.online_sink); None: not enabled
         self._key = settings.security.pii_secret.get_secret_value().encode("utf-8")
         self._token = lru_cache(maxsize=TOKEN_CACHE)(self._hmac)
         self._tz = ZoneInfo(spark.conf.get("spark.sql.session.timeZone", TIMEZONE))
@@ -325,6 +328,8 @@ class BatchScorer:
         marks.append(time.monotonic())
         self._delivery_errors.clear()
         self._publish(out)
+        if self.online is not None:  # never raises for a down store: kept and replayed (streaming.online_sink)
+            self.online.write(out.scored, self._tz)
         marks.append(time.monotonic())
         remaining = self.producer.flush(120)
         marks.append(time.monotonic())
@@ -425,14 +430,17 @@ def _stop(*queries) -> None:
 
 
 def _start_driver_query(spark: SparkSession, settings: Settings, model: ChampionModel, metrics: StreamMetrics,
-                        producer, report: StreamReport, checkpoint: str, name: str, available_now: bool):
+                        producer, report: StreamReport, checkpoint: str, name: str, available_now: bool,
+                        online: OnlineWriter | None = None):
     """The driver engine's query: the state rebuilt from the scored table, lookups in driver dicts."""
     ss = settings.streaming
     state = ReceiptState(parse_duration(ss.watermark))
     load_state(spark, settings, state)
+    if online is not None:  # what a crash left pending is in the scored table: write it again
+        online.seed(state.by_key, ZoneInfo(spark.conf.get("spark.sql.session.timeZone", TIMEZONE)))
     lookup = GoldLookup(spark, settings)
     lookup.refresh()
-    scorer = BatchScorer(spark, settings, model, lookup, state, metrics, producer, report)
+    scorer = BatchScorer(spark, settings, model, lookup, state, metrics, producer, report, online)
     source = kafka_stream(spark, settings, settings.kafka.topic_transactions, ss.max_offsets_per_trigger)
     writer = (source.writeStream.queryName(name).foreachBatch(scorer).option("checkpointLocation", checkpoint))
     writer = writer.trigger(availableNow=True) if available_now else writer.trigger(
@@ -471,6 +479,7 @@ def run_stream(spark: SparkSession, settings: Settings, *, available_now: bool =
     if model.loads:
         metrics.model_loads.inc()
     producer = make_producer(settings)
+    online = OnlineWriter(settings) if settings.redis.enabled else None
     sink = delta_sink.DeltaSink(spark, settings, metrics)
     safe = slug(topic)
     checkpoint = checkpoint_path(settings, f"scorer_{safe}")
@@ -491,7 +500,7 @@ def run_stream(spark: SparkSession, settings: Settings, *, available_now: bool =
                                         available_now=available_now)
             else:
                 query = _start_driver_query(spark, settings, model, metrics, producer, report, checkpoint,
-                                            f"scorer_{safe}", available_now)
+                                            f"scorer_{safe}", available_now, online)
             if not available_now:
                 sink_query = delta_sink.start(spark, settings, sink)
             metrics.scoring.set(1)
@@ -524,6 +533,8 @@ def run_stream(spark: SparkSession, settings: Settings, *, available_now: bool =
         raise PixringError(f"stream scoring failed {MAX_STREAM_ATTEMPTS} times; last error: "
                            f"{str(error).splitlines()[0][:300]}")
     producer.flush(60)
+    if online is not None:
+        online.drain()
     delta_sink.drain(spark, settings, sink)  # what the last batches published, into the table
     report.inserted = sink.report.inserted
     report.model_version = model.version

@@ -108,3 +108,59 @@ class FakeTimerValues:
 
     def getCurrentWatermarkInMs(self) -> int:
         return self.watermark_ms
+
+
+class RedisProc:
+    """A real ``redis-server`` of the tests on a free port, configured as ``pixring up`` configures it
+    (:func:`infra.services.write_redis_config`: loopback, password, AOF in ``home``); stop and start again on
+    the same port and files (persistence is what brings the data back)."""
+
+    def __init__(self, home, password: str = "pixring-test-redis-password-0123456789") -> None:
+        from pixring.settings import RedisSettings
+
+        self.home = home
+        self.port = free_port()
+        self.settings = RedisSettings(enabled=True, port=self.port, password=password, maxmemory="64mb")
+        self.proc = None
+
+    def start(self) -> RedisProc:
+        import subprocess
+
+        import redis
+
+        from infra.services import write_redis_config
+
+        class _S:  # write_redis_config reads settings.redis
+            redis = self.settings
+
+        conf = write_redis_config(_S, self.home)
+        self.proc = subprocess.Popen(["/usr/bin/redis-server", str(conf)], stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL, cwd=self.home)
+        cli = redis.Redis(port=self.port, password=self.settings.password.get_secret_value(), socket_timeout=1)
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                if cli.ping():
+                    break
+            except redis.RedisError:
+                if time.monotonic() > deadline or self.proc.poll() is not None:
+                    raise RuntimeError("redis-server did not start") from None
+                time.sleep(0.05)
+        # the AOF is loaded before PING answers; wait until it is not loading
+        while cli.info("persistence").get("loading"):
+            time.sleep(0.05)
+        return self
+
+    def stop(self) -> None:
+        """SIGTERM (redis fsyncs its AOF on shutdown) and wait."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=20)
+        self.proc = None
+
+    def kill(self) -> None:
+        """SIGKILL: what a crash loses is at most the last second of AOF (``appendfsync everysec``)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=20)
+        self.proc = None

@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from api.deps import AnyCaller, Ctx, Investigator
 from api.models import ID_PATTERN, Alert, AlertPage, ScoreOut, TraceOut
 from api.routers.common import PROTECTED, PROTECTED_404, not_found, utc
-from api.scoring import TxInput, score
+from api.scoring import TxInput, score, score_online
 from api.trace import trace
 
 router = APIRouter(prefix="/v1", tags=["transactions"])
@@ -33,7 +33,11 @@ async def get_transaction(ctx: Ctx, who: AnyCaller, tx_id: TxId) -> ScoreOut:
     if not ctx.model.ready:
         raise HTTPException(503, "no model loaded")
     inp = TxInput(tx.valor, tx.ts, tx.chave_origem or "", tx.chave_destino or "")
-    out = await run_in_threadpool(score, snap, ctx.model, inp, ctx.settings.scoring)
+    if ctx.online is None:
+        out = await run_in_threadpool(score, snap, ctx.model, inp, ctx.settings.scoring)
+    else:  # the read model holds no receipts then: the windows come from the online store
+        out = await score_online(snap, ctx.online, ctx.model, inp, ctx.settings.scoring,
+                                 ctx.settings.redis.read_timeout_seconds)
     return ScoreOut(id_transacao=tx_id, fonte="api", **out)
 
 

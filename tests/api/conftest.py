@@ -255,14 +255,10 @@ class LiveApi:
         return {"Authorization": f"Bearer {self.tokens[role]}"}
 
 
-@pytest.fixture(scope="session")
-def live_api(api_settings: Settings, toy_graph: World) -> Iterator[LiveApi]:
-    """The API served by a real uvicorn in a thread (lifespan loads the toy lakehouse and model)."""
+def serve(app) -> tuple[int, object, threading.Thread]:
+    """``app`` served by a real uvicorn in a thread on a free port, once it listens: (port, server, thread)."""
     import uvicorn
 
-    from api.app import create_app
-
-    app = create_app(api_settings, background=False)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, access_log=False,
                                            log_level="warning", lifespan="on"))
@@ -273,6 +269,16 @@ def live_api(api_settings: Settings, toy_graph: World) -> Iterator[LiveApi]:
         if time.monotonic() > deadline or not thread.is_alive():
             pytest.fail("API did not start")
         time.sleep(0.05)
+    return port, server, thread
+
+
+@pytest.fixture(scope="session")
+def live_api(api_settings: Settings, toy_graph: World) -> Iterator[LiveApi]:
+    """The API served by a real uvicorn in a thread (lifespan loads the toy lakehouse and model)."""
+    from api.app import create_app
+
+    app = create_app(api_settings, background=False)
+    port, server, thread = serve(app)
     a = api_settings.api
     tokens = {"service": a.token_service.get_secret_value(), "investigator": a.token_investigator.get_secret_value(),
               "investigator_pii": a.token_investigator_pii.get_secret_value()}

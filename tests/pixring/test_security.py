@@ -16,7 +16,7 @@ from pixring.security import is_loopback, production_problems
 from pixring.settings import DEV_SECRETS, SECRET_VARS, Settings
 
 STRONG = ("PIXRING_PII_SECRET", "PIXRING_MODEL_SIGNING_KEY", "PIXRING_NEO4J_PASSWORD", "PIXRING_API_TOKEN_SERVICE",
-          "PIXRING_API_JWT_SECRET")
+          "PIXRING_API_JWT_SECRET", "PIXRING_REDIS_PASSWORD")
 
 
 def _clean_env(home: Path, **extra: str) -> dict[str, str]:
