@@ -9,7 +9,8 @@ The protocol measures what transfers: for each typology ``T`` of the truth,
 * per scorer: average precision (AP) there, and **ring recall** = share of ``T``'s rings with at least half of
   their members among the top ``k`` of the population (``k`` = number of positives);
 * **graph candidates** (motif candidates of the graph build plus the candidates seeded from the GNN's scores,
-  :mod:`graph.candidates`): share of ``T``'s rings with at least half of their members inside one candidate,
+  :mod:`graph.candidates`; and beside it the same with only the motif candidates the GNN backs, a member at or
+  above its operating threshold, :func:`graph.candidates.supported_by_scores`): share of ``T``'s rings with at least half of their members inside one candidate,
   and the share of candidates that hold a member of some truth ring (candidate precision).
 
 Scorers: ``in_degree`` (distinct payers, no learning), ``rules`` (the Pix rules, no learning), ``gbm`` (gradient
@@ -60,6 +61,9 @@ class TypologyResult:
     candidate_recall_motif: float = 0.0
     n_candidates: int = 0
     candidate_precision: float = 0.0
+    #: the same with only the motif candidates the GNN backs (a member at or above its operating threshold)
+    candidate_recall_backed: float = 0.0
+    candidate_precision_backed: float = 0.0
 
 
 @dataclass
@@ -98,6 +102,11 @@ class ProtocolReport:
             out[f"loto_{s}_mean_ring_recall"] = self.mean_ring_recall(s)
         out["loto_candidates_ring_recall"] = self.candidate_recall()
         out["loto_candidates_precision"] = self.candidate_precision()
+        n = sum(r.n_rings for r in self.rows)
+        out["loto_candidates_backed_ring_recall"] = (sum(r.candidate_recall_backed * r.n_rings for r in self.rows) / n
+                                                     if n else 0.0)
+        out["loto_candidates_backed_precision"] = (float(np.mean([r.candidate_precision_backed for r in self.rows]))
+                                                   if self.rows else 0.0)
         return out
 
     def table(self) -> str:
@@ -125,7 +134,9 @@ class ProtocolReport:
             f"mean AP {self.mean_ap('gnn'):.3f}, mean ring recall {self.mean_ring_recall('gnn'):.3f}; "
             f"GBM worst {self.worst_ap('gbm'):.3f}, mean {self.mean_ap('gbm'):.3f}",
             f"  graph candidates (motif + score-seeded): ring recall {self.candidate_recall():.3f}, "
-            f"candidate precision {self.candidate_precision():.3f}",
+            f"candidate precision {self.candidate_precision():.3f}; only the motif candidates the GNN backs: ring "
+            f"recall {self.summary()['loto_candidates_backed_ring_recall']:.3f}, precision "
+            f"{self.summary()['loto_candidates_backed_precision']:.3f}",
             self.table(),
         ])
 
@@ -174,7 +185,7 @@ def gnn_scores(bundle: GraphBundle, frames: Frames, y_train: np.ndarray, cfg) ->
 
 
 def run_protocol(frames: Frames, truth: pd.DataFrame, cfg, settings, scorers: tuple[str, ...] = SCORERS,
-                 typologies: list[str] | None = None) -> ProtocolReport:
+                 typologies: list[str] | None = None, structure: bool = False) -> ProtocolReport:
     """Leave-one-typology-out over ``truth`` (see the module doc).
 
     Args:
@@ -184,11 +195,12 @@ def run_protocol(frames: Frames, truth: pd.DataFrame, cfg, settings, scorers: tu
         settings: pixring settings (the rules' thresholds).
         scorers: which scorers to run (every one by default; the rest score 0).
         typologies: hold out only these (all by default).
+        structure: give the GBM and the GNN :mod:`gnn.structure`'s user features too.
     """
-    from graph.candidates import score_candidates
+    from graph.candidates import score_candidates, supported_by_scores
 
     t0 = time.monotonic()
-    bundle, _ = build_graph(frames)
+    bundle, _ = build_graph(frames, structure=structure)
     ids = np.asarray(bundle.ids[USER])
     known = set(ids)
     truth = truth[truth["id_usuario"].isin(known)]
@@ -229,10 +241,15 @@ def run_protocol(frames: Frames, truth: pd.DataFrame, cfg, settings, scorers: tu
             v = cols.get(s, np.zeros(len(ids)))
             res.ap[s] = metrics.pr_auc(y[pop], v[pop])
             res.ring_recall[s] = _top_k_recall(ids[pop], v[pop], res.n_members, held_pop)
-        groups = list(motif_groups)
+        groups, backed = list(motif_groups), list(motif_groups)
         if "gnn" in cols and np.isfinite(thr):
-            sc = score_candidates(pd.Series(cols["gnn"], index=scores_idx), frames.graph_edges, thr)
-            groups += [set(c.membros) for c in sc]
+            gs = pd.Series(cols["gnn"], index=scores_idx)
+            seeded = [set(c.membros) for c in score_candidates(gs, frames.graph_edges, thr)]
+            groups += seeded
+            # the alternative measured beside it: motif candidates the model does not back are not proposed
+            backed = [g for g, ok in zip(motif_groups, supported_by_scores(motif_groups, gs, thr)) if ok] + seeded
+        res.candidate_recall_backed = _candidate_recall(held_pop, backed)
+        res.candidate_precision_backed = (sum(bool(g & every_member) for g in backed) / len(backed)) if backed else 0.0
         res.candidate_recall = _candidate_recall(held_pop, groups)
         res.candidate_recall_motif = _candidate_recall(held_pop, motif_groups)
         res.n_candidates = len(groups)

@@ -144,3 +144,19 @@ def score_candidates(scores: pd.Series, edges: pd.DataFrame, threshold: float, m
         out.append(ScoreCandidate(id_anel=m.ids[key], membros=members, risco=risco, nucleo=sorted(g & seeds),
                                   status=m.status[key], evidencias=ev))
     return sorted(out, key=lambda c: (-c.risco, c.id_anel))
+
+
+def supported_by_scores(groups: list[frozenset[str]] | list[set[str]], scores: pd.Series,
+                        threshold: float) -> list[bool]:
+    """Which candidates (e.g. the motif candidates of ``graph build``) the model backs: at least one member
+    scores at or above its operating ``threshold``.
+
+    A motif says a shape occurred; merchants, payroll, families and friends settling bills make the same
+    shapes. The model's scores (which learned what the confirmed rings look like around such shapes) decide
+    which of them are proposed, so no hand threshold on the motif's own evidence is needed. With no finite
+    threshold (no model) every candidate is kept.
+    """
+    if not np.isfinite(threshold):
+        return [True] * len(groups)
+    s = scores.astype(float)
+    return [bool(len(g) and float(s.reindex(list(g)).fillna(-np.inf).max()) >= threshold) for g in groups]

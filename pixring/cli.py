@@ -190,7 +190,7 @@ def _cmd_token(args: argparse.Namespace) -> int:
     return 0
 
 
-BENCHES: tuple[str, ...] = ("datagen", "lakehouse", "check", "graph", "gnn", "stream", "api", "kafka")
+BENCHES: tuple[str, ...] = ("datagen", "lakehouse", "check", "graph", "gnn", "stream", "api", "kafka", "detection")
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:

@@ -6,7 +6,7 @@ import json
 
 import pandas as pd
 
-from graph.candidates import PREFIX, score_candidate_id, score_candidates
+from graph.candidates import PREFIX, score_candidate_id, score_candidates, supported_by_scores
 
 THR = 0.8
 #: A, B, D, F, G, E score above the threshold; C half-trusted (a bridge), H and X low
@@ -62,6 +62,14 @@ def test_ids_are_content_ids_first_then_stable_across_rebuilds() -> None:
 def test_no_threshold_or_no_seed_gives_nothing() -> None:
     assert score_candidates(SCORES, EDGES, float("inf")) == []
     assert score_candidates(SCORES, EDGES, 1.5) == []
+
+
+def test_motif_candidates_are_kept_only_when_the_model_backs_a_member() -> None:
+    scores = pd.Series({"a": 0.9, "b": 0.1, "c": 0.2, "d": 0.05})
+    groups = [{"a", "b"}, {"c", "d"}, {"x", "y"}, set()]  # x, y unscored (not in the graph)
+    assert supported_by_scores(groups, scores, 0.5) == [True, False, False, False]
+    assert supported_by_scores(groups, scores, 0.2) == [True, True, False, False]  # at the threshold counts
+    assert supported_by_scores(groups, scores, float("nan")) == [True] * 4  # no model: nothing is cut
 
 
 def test_graph_evaluate_scores_candidates_against_a_banks_own_truth(tmp_path) -> None:
