@@ -175,11 +175,14 @@ def overwrite(df: DataFrame, path: str) -> None:
 
 
 def optimize_zorder(spark: SparkSession, path: str, columns: Sequence[str]) -> None:
-    cols = ", ".join(f"`{c}`" for c in columns)
-    spark.sql(f"OPTIMIZE delta.`{path}` ZORDER BY ({cols})").collect()
+    from delta.tables import DeltaTable
+
+    DeltaTable.forPath(spark, path).optimize().executeZOrderBy(*columns)
 
 
 def set_properties(spark: SparkSession, path: str, properties: Mapping[str, str]) -> None:
+    # still SQL text built from the path and constant properties: Spark 4.1 refuses a bound IDENTIFIER(:table) in
+    # ALTER TABLE (NOT_A_CONSTANT_STRING) and the DeltaTable API has no property setter
     props = ", ".join(f"'{k}' = '{v}'" for k, v in properties.items())
     spark.sql(f"ALTER TABLE delta.`{path}` SET TBLPROPERTIES ({props})")
 
@@ -202,5 +205,7 @@ def vacuum_conf(spark: SparkSession, retention_hours: float) -> contextlib.Abstr
 
 
 def vacuum(spark: SparkSession, path: str, retention_hours: float) -> None:
-    """``VACUUM ... RETAIN n HOURS`` (inside :func:`vacuum_conf`)."""
-    spark.sql(f"VACUUM delta.`{path}` RETAIN {retention_hours:g} HOURS").collect()
+    """``VACUUM ... RETAIN n HOURS`` (inside :func:`vacuum_conf`), through the DeltaTable API (no SQL text)."""
+    from delta.tables import DeltaTable
+
+    DeltaTable.forPath(spark, path).vacuum(retention_hours)
