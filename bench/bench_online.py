@@ -35,6 +35,8 @@ def fill(settings, proc: RedisProc, keep_days: float) -> int:
     from streaming.online_sink import OnlineWriter
 
     path = settings.paths.lakehouse / "silver" / "transacoes_pix"
+    if not (path / "_delta_log").is_dir():
+        raise SystemExit(f"no silver transactions at {path}: run `pixring datagen`, `ingest` and `refine` first")
     table = DeltaTable(str(path)).to_pyarrow_dataset().to_table(
         columns=["id_transacao", "timestamp", "valor", "chave_pix_origem", "chave_pix_destino", "status"])
 
