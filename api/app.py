@@ -232,6 +232,13 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
     async def root() -> RedirectResponse:
         return RedirectResponse("/ui/")
 
+    @app.get("/ui/hint.json", include_in_schema=False)
+    async def ui_hint() -> dict:
+        # the first-use hint of /ui: the investigator token only while it is the public laptop default
+        from pixring.security import api_token_hint
+
+        return api_token_hint(settings)
+
     if UI_DIR.is_dir():
         app.mount("/ui", StaticFiles(directory=UI_DIR, html=True), name="ui")
     return app

@@ -1,6 +1,6 @@
 """Resolve the project's JVM dependencies with ``mvn`` into ``$PIXRING_CACHE/jars/<group>`` (shared by every data root).
 
-Each group has a pom under ``infra/`` (``maven/spark``, ``maven/kafka``, ``neo4j``), except ``graphx``: a
+Each group has a pom under ``infra/`` (``maven/spark``, ``maven/kafka``, ``maven/jmx``, ``maven/browser``, ``neo4j``), except ``graphx``: a
 small Java bridge compiled with ``javac`` against the jars pyspark ships (``infra/graphx``). A group is
 rebuilt only when its folder changed since the last successful run (a stamp file holds its hash), so a
 warm ``make setup`` costs nothing. Spark's own Ivy resolution is never used: it ignores Maven settings.
@@ -39,6 +39,8 @@ GROUPS: dict[str, JarGroup] = {
     "kafka": JarGroup("kafka", INFRA / "maven" / "kafka" / "pom.xml"),
     # the Prometheus JMX exporter java agent the Kafka broker runs with (broker metrics on /metrics)
     "jmx": JarGroup("jmx", INFRA / "maven" / "jmx" / "pom.xml"),
+    # Neo4j Browser's static web app (one jar, unpacked and served by `pixring up`: infra/browser.py)
+    "browser": JarGroup("browser", INFRA / "maven" / "browser" / "pom.xml"),
     "neo4j": JarGroup("neo4j", INFRA / "neo4j" / "pom.xml", goals=("package", "dependency:copy-dependencies")),
     "graphx": JarGroup("graphx", INFRA / "graphx" / "src", builder="javac"),
 }

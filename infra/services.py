@@ -526,6 +526,42 @@ def write_redis_config(settings: Settings, home: Path, port: int | None = None) 
     return path
 
 
+class BrowserService(Service):
+    """Neo4j Browser's static app served on 127.0.0.1 by a small Python server (:mod:`infra.browser`). A service of
+    its own, not a route of the API: it is there after a plain ``pixring up`` (the API is on demand), it holds no
+    secret (the user logs in to Neo4j in the Browser's form), and the Browser's origin is not the API's (its
+    scripts never share storage with the ``/ui`` bearer token)."""
+
+    name = "browser"
+    start_timeout_s = 30.0
+
+    @property
+    def endpoint(self) -> str:
+        return f"{self.settings.browser.url}/"
+
+    def ports(self) -> list[tuple[str, int]]:
+        return [(self.settings.browser.host, self.settings.browser.port)]
+
+    def prepare(self) -> None:
+        from infra.browser import app_dir
+        from infra.jars import resolve
+
+        resolve("browser")
+        self._app = app_dir(self.settings)
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "infra.browser", "--dir", str(self._app)]
+
+    def env(self) -> dict[str, str]:
+        # the non-secret PIXRING_ settings (ports, Bolt address) and PYTHONPATH; no secret at all
+        return child_env(prefixes=("PIXRING_", "PYTHON"))
+
+    def is_ready(self) -> bool:
+        with urllib.request.urlopen(f"http://{self.settings.browser.host}:{self.settings.browser.port}/",
+                                    timeout=2) as resp:
+            return resp.status == 200
+
+
 class _PixringCommand(Service):
     """One of pixring's own long-running commands (``pixring stream``, ``pixring api``) run as a service, so the
     demo can start it in the background and ``pixring down`` stops it. Started only when named (``pixring up
@@ -599,6 +635,9 @@ SERVICES: dict[str, type[Service]] = {
     "mlflow": MLflowService,
     "prometheus": PrometheusService,
     "redis": RedisService,
+
+
+    "browser": BrowserService,
     "stream": StreamService,
     "api": ApiService,
 }

@@ -72,4 +72,9 @@ class Stack:
             total += st.rss_mb or 0
             print(f"{st.name:10s} {st.state:8s} pid={st.pid or '-':<8} {rss}  {st.endpoint}")
         print(f"{'total':10s} {'':8s} {'':12s} {total:7.0f} MiB")
+        if any(st.name == "browser" for st in rows):
+            from infra.browser import open_url
+            from pixring.security import neo4j_login_hint
+
+            print(f"Neo4j Browser  {open_url(self.settings)}\n               log in: {neo4j_login_hint(self.settings)}")
         return 0 if all(r.state == "ready" for r in rows) else 1

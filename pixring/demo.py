@@ -294,14 +294,19 @@ def summary(settings: Settings, report: DemoReport) -> str:
 
 
 def where(settings: Settings, raw: Path) -> str:
+    from infra.browser import open_url
+    from pixring.security import api_token_hint, neo4j_login_hint
+
     return "\n".join([
         f"  data root        {settings.paths.home}",
         f"  generated data   {raw}",
         f"  Kafka bootstrap  {settings.kafka.bootstrap}",
-        f"  Neo4j Bolt       {settings.neo4j.bolt_uri}  (user {settings.neo4j.user}, password from PIXRING_NEO4J_PASSWORD)",
+        f"  Neo4j Bolt       {settings.neo4j.bolt_uri}  ({neo4j_login_hint(settings)})",
+        f"  Neo4j Browser    {open_url(settings)}",
+        f"                   (log in: {neo4j_login_hint(settings)}; the guide lists the saved queries)",
         f"  MLflow UI        {settings.mlflow.uri}",
-        f"  API docs         {settings.api.url}/docs  (bearer tokens from PIXRING_API_TOKEN_*)",
-        f"  investigator UI  {settings.api.url}/ui",
+        f"  API docs         {settings.api.url}/docs  (bearer: {api_token_hint(settings)['texto']})",
+        f"  investigator UI  {settings.api.url}/ui  (same token)",
         f"  Prometheus       {settings.prometheus.url}  (targets: {settings.prometheus.url}/targets)",
         f"  stream metrics   http://127.0.0.1:{settings.streaming.metrics_port}/metrics",
         f"  service logs     {settings.paths.logs}",

@@ -114,3 +114,27 @@ def start_up(settings: Settings) -> None:
     problems = production_problems(settings)
     if problems:
         raise PixringError(f"refusing to start with PIXRING_ENV={settings.security.env}: " + "; ".join(problems))
+
+
+def laptop_default(settings: Settings, var: str, value: str) -> bool:
+    """True when ``value`` (the setting of secret ``var``) is its public development default on a laptop
+    (``PIXRING_ENV`` not production): only then may a hint print it."""
+    return settings.security.env != "production" and value == DEV_SECRETS[var]
+
+
+def neo4j_login_hint(settings: Settings) -> str:
+    """How to log in to Neo4j (Browser, cypher-shell): the laptop default password, or where it comes from."""
+    n = settings.neo4j
+    if laptop_default(settings, "PIXRING_NEO4J_PASSWORD", n.password.get_secret_value()):
+        return f"user {n.user}, password {DEV_SECRETS['PIXRING_NEO4J_PASSWORD']} (the laptop default)"
+    return f"user {n.user}, password from PIXRING_NEO4J_PASSWORD"
+
+
+def api_token_hint(settings: Settings) -> dict[str, str | bool]:
+    """The investigator's bearer token for ``/ui`` and ``/docs``: the laptop default, or how to get one."""
+    var = "PIXRING_API_TOKEN_INVESTIGATOR"
+    if laptop_default(settings, var, settings.api.token_investigator.get_secret_value()):
+        return {"laptop": True, "token": DEV_SECRETS[var], "variavel": var,
+                "texto": f"investigator token {DEV_SECRETS[var]} (the laptop default of {var})"}
+    return {"laptop": False, "variavel": var,
+            "texto": "a bearer token from `pixring token` (per person, signed) or the operator"}

@@ -475,6 +475,24 @@ class RedisSettings(_SecretFiles):
     on_failure: Literal["degrade", "unavailable"] = "degrade"
 
 
+class BrowserSettings(BaseSettings):
+    """Neo4j Browser (the static app of ``org.neo4j.client:neo4j-browser``) served by ``pixring up``
+    (:mod:`infra.browser`); it connects to Neo4j's Bolt port over WebSocket from the investigator's browser."""
+
+    model_config = _cfg("PIXRING_BROWSER_")
+
+    host: str = "127.0.0.1"
+    #: Neo4j's own Browser port (the embedded DBMS runs no HTTP connector, so it is free)
+    port: int = Field(7474, ge=1, le=65535)
+
+    @property
+    def url(self) -> str:
+        # "localhost", not 127.0.0.1: the Browser fetches guides only from its allowlist (default
+        # "guides.neo4j.com, localhost"), and the pixring guide is served by the same server
+        host = "localhost" if self.host in ("127.0.0.1", "::1", "localhost") else self.host
+        return f"http://{host}:{self.port}"
+
+
 class Settings:
     """All settings, one typed object per service."""
 
@@ -493,6 +511,7 @@ class Settings:
         self.api = ApiSettings()
         self.prometheus = PrometheusSettings()
         self.redis = RedisSettings()
+        self.browser = BrowserSettings()
 
     def __repr__(self) -> str:  # secrets stay masked (SecretStr)
         parts = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())

@@ -164,3 +164,49 @@ class RedisProc:
             self.proc.kill()
             self.proc.wait(timeout=20)
         self.proc = None
+
+
+def chromium(width: int = 1400, height: int = 900):
+    """Headless Chromium (Debian ``chromium`` + ``chromium-driver``) driven by selenium; the caller quits it."""
+    import shutil
+
+    import pytest
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    driver_path = shutil.which("chromedriver")
+    if not driver_path or not shutil.which("chromium"):
+        pytest.fail("headless Chromium missing: apt-get install chromium chromium-driver")
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = shutil.which("chromium")
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                f"--window-size={width},{height}"):
+        opts.add_argument(arg)
+    return webdriver.Chrome(service=Service(driver_path), options=opts)
+
+
+def wait_for(predicate, timeout: float = 20.0, what: str = "condition"):
+    """The first truthy value of ``predicate()`` within ``timeout`` seconds (polled every 0.1 s), else a failure."""
+    import pytest
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    pytest.fail(f"timed out waiting for {what}")
+
+
+def keep_artifact(path, name: str | None = None):
+    """Copy a test artefact (a screenshot) to ``$PIXRING_TEST_ARTIFACTS`` (default ``$PIXRING_HOME/test-artifacts``);
+    returns the kept copy."""
+    import os
+    import shutil
+    from pathlib import Path
+
+    from pixring.settings import get_settings
+
+    keep = Path(os.environ.get("PIXRING_TEST_ARTIFACTS") or Path(get_settings().paths.home) / "test-artifacts")
+    keep.mkdir(parents=True, exist_ok=True)
+    return Path(shutil.copy(path, keep / (name or Path(path).name)))

@@ -215,7 +215,7 @@ def test_first_run_runs_every_stage_on_the_real_services_and_reports_the_figures
     assert 0 <= p50 <= p95 <= p99 < 300
 
     # where to look: the printed URLs are this home's, and the demo's own services answer there
-    for url in (f"{s.api.url}/docs", f"{s.api.url}/ui", s.mlflow.uri, s.prometheus.url, s.neo4j.bolt_uri,
+    for url in (f"{s.api.url}/docs", f"{s.api.url}/ui", s.mlflow.uri, s.prometheus.url, s.neo4j.bolt_uri, s.browser.url,
                 s.kafka.bootstrap, f"http://127.0.0.1:{s.streaming.metrics_port}/metrics", str(s.paths.home)):
         assert url in first.summary, url
     assert _get(f"{s.api.url}/docs") == 200
