@@ -87,7 +87,6 @@ def test_browser_service_starts_and_stops(make_settings, tmp_path) -> None:
 def test_chromium_logs_in_and_runs_a_saved_query(served, neo4j_driver, tmp_path) -> None:
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.common.keys import Keys
 
     tag = uuid.uuid4().hex[:10]
     user, other, device = f"br-u-{tag}", f"br-o-{tag}", f"br-d-{tag}"
@@ -102,7 +101,7 @@ def test_chromium_logs_in_and_runs_a_saved_query(served, neo4j_driver, tmp_path)
         assert b.find_element(By.CSS_SELECTOR, "[data-testid=username]").get_attribute("value") == "neo4j"
         pw.send_keys(served.neo4j.password.get_secret_value())
         b.find_element(By.CSS_SELECTOR, "[data-testid=connect]").click()
-        wait_for(lambda: not b.find_elements(By.CSS_SELECTOR, "[data-testid=disconnectedBanner]"), 30,
+        wait_for(lambda: "connected as user neo4j" in b.find_element(By.TAG_NAME, "body").text, 30,
                  what="connected over Bolt/WebSocket")
 
         def run(text: str | None = None) -> None:
@@ -116,7 +115,8 @@ def test_chromium_logs_in_and_runs_a_saved_query(served, neo4j_driver, tmp_path)
         # the guide's saved query: a click puts it into the editor, then it runs
         query = wait_for(lambda: [e for e in b.find_elements(By.CSS_SELECTOR, "pre.runnable")
                                   if "$user" in e.text], what="guide query")[0]
-        b.execute_script("arguments[0].scrollIntoView()", query)
+        b.execute_script("arguments[0].scrollIntoView({block: 'center'})", query)
+        wait_for(lambda: query.is_displayed(), what="query in view")
         query.click()
         wait_for(lambda: "$user" in b.find_element(By.CSS_SELECTOR, "[data-testid=activeEditor]").text,
                  what="query in the editor")
@@ -127,7 +127,6 @@ def test_chromium_logs_in_and_runs_a_saved_query(served, neo4j_driver, tmp_path)
         shot = tmp_path / "neo4j-browser.png"
         assert b.save_screenshot(str(shot)) and shot.stat().st_size > 10_000
         keep_artifact(shot)
-        ActionChains(b).send_keys(Keys.ESCAPE).perform()
     finally:
         b.quit()
         neo4j_driver.execute_query("MATCH (n) WHERE n.id IN [$u, $o, $d] DETACH DELETE n", u=user, o=other, d=device)
