@@ -144,3 +144,30 @@ def test_readable_ring_page(browser, live_api, world, tmp_path) -> None:
       cy.add(els); window.pixringLayout();
     """ + OVERLAPS)
     assert (n, drawn, bad) == (33, 33, 0)
+
+
+def test_case_from_the_ring_panel_with_dispositions(browser, live_api, world) -> None:
+    """The cases API end to end from /ui: open (or find) the ring's case, record two dispositions, read the history."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    b = browser
+    b.get(f"{live_api.url}/ui/")
+    b.find_element(By.ID, "token").clear()
+    b.find_element(By.ID, "token").send_keys(live_api.tokens["investigator"])
+    _open_ring(b, world.ring)
+    # the queue: ordered by priority, within the analysts' capacity
+    wait_for(lambda: "capacidade" in b.find_element(By.ID, "queue-cap").text, what="queue")
+    assert f"capacidade {live_api.settings.api.analyst_capacity}" in b.find_element(By.ID, "queue-cap").text
+    b.find_element(By.ID, "ring-open-case").click()
+    wait_for(lambda: b.find_element(By.ID, "case-panel").is_displayed() and b.find_element(By.ID, "case-id").text,
+             what="case panel")
+    assert world.ring in b.find_element(By.ID, "case-summary").text
+    for value, shown in (("precisa_informacao", "precisa de informação"), ("descartado", "descartado")):
+        Select(b.find_element(By.ID, "disposicao")).select_by_value(value)
+        b.find_element(By.ID, "notas").send_keys(f"nota {value}")
+        b.find_element(By.ID, "disposition-btn").click()
+        wait_for(lambda v=shown: f"registrado: {v}" in b.find_element(By.ID, "case-status").text, what=f"{value} saved")
+        assert shown in b.find_element(By.ID, "case-history").text
+    assert "nota precisa_informacao" in b.find_element(By.ID, "case-history").text
+    assert "descartado" in b.find_element(By.ID, "case-summary").text
