@@ -48,6 +48,11 @@ def test_each_child_gets_only_what_it_needs(env_settings) -> None:
         assert "MLFLOW_TRACKING_PASSWORD" not in envs[name]
     assert [k for k in envs["neo4j"] if k.startswith("PIXRING_")] == ["PIXRING_NEO4J_PASSWORD"]
     assert envs["mlflow"]["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] == "false"
+    # the Neo4j Browser's static server: non-secret settings only (the user types the password in the Browser)
+    from pixring.settings import FOREIGN_SECRET_VARS, SECRET_VARS
+
+    secret = {*SECRET_VARS, *(f"{v}_FILE" for v in SECRET_VARS), *FOREIGN_SECRET_VARS}
+    assert not set(envs["browser"]) & secret and "PIXRING_HOME" in envs["browser"]
     stream, api = envs["stream"], envs["api"]
     assert stream["PIXRING_PII_SECRET"] == HOSTILE["PIXRING_PII_SECRET"]  # it tokenises keys
     assert stream["PIXRING_KAFKA_PORT"] == "9092" and stream["OMP_NUM_THREADS"] == "1"
