@@ -164,24 +164,31 @@ class _Handler(SimpleHTTPRequestHandler):
         log.debug("%s " + format, self.address_string(), *args)
 
 
-def make_server(directory: Path, host: str, port: int, settings: Settings,
+def make_server(directory: Path, host: str, port: int, discovery_doc: dict[str, str],
                 doc: Path = INVESTIGATION_DOC) -> ThreadingHTTPServer:
-    handler = type("BrowserHandler", (_Handler,), {"discovery_json": json.dumps(discovery(settings)).encode(),
+    handler = type("BrowserHandler", (_Handler,), {"discovery_json": json.dumps(discovery_doc).encode(),
                                                    "guide_doc": doc})
     return ThreadingHTTPServer((host, port), partial(handler, directory=str(directory)))
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``python -m infra.browser --dir APP --host H --port P --bolt URI`` (what :class:`infra.services.BrowserService`
+    runs: every address on the command line, as the other services get theirs)."""
     from pixring.settings import get_settings
 
     parser = argparse.ArgumentParser(prog="python -m infra.browser", description=__doc__.splitlines()[0])
     parser.add_argument("--dir", type=Path, help="the unpacked app (default: unpack the resolved jar)")
+    parser.add_argument("--host", help="bind address (default PIXRING_BROWSER_HOST)")
+    parser.add_argument("--port", type=int, help="port (default PIXRING_BROWSER_PORT)")
+    parser.add_argument("--bolt", help="the Bolt URI the connect form offers (default the Neo4j settings')")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = get_settings()
     directory = args.dir or app_dir(settings)
-    server = make_server(directory, settings.browser.host, settings.browser.port, settings)
-    log.info("Neo4j Browser on %s (app %s, Bolt %s)", settings.browser.url, directory, settings.neo4j.bolt_uri)
+    host, port = args.host or settings.browser.host, args.port or settings.browser.port
+    doc = discovery(settings) | ({"bolt_direct": args.bolt} if args.bolt else {})
+    server = make_server(directory, host, port, doc)
+    log.info("Neo4j Browser on %s:%d (app %s, Bolt %s)", host, port, directory, doc["bolt_direct"])
     try:
         server.serve_forever()
     except KeyboardInterrupt:

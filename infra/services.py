@@ -550,7 +550,9 @@ class BrowserService(Service):
         self._app = app_dir(self.settings)
 
     def command(self) -> list[str]:
-        return [sys.executable, "-m", "infra.browser", "--dir", str(self._app)]
+        b = self.settings.browser
+        return [sys.executable, "-m", "infra.browser", "--dir", str(self._app), "--host", b.host,
+                "--port", str(b.port), "--bolt", self.settings.neo4j.bolt_uri]
 
     def env(self) -> dict[str, str]:
         # the non-secret PIXRING_ settings (ports, Bolt address) and PYTHONPATH; no secret at all

@@ -13,7 +13,7 @@ import uuid
 
 import pytest
 
-from infra.browser import GUIDE_PATH, app_dir, guide_html, make_server, open_url, saved_queries
+from infra.browser import GUIDE_PATH, app_dir, discovery, guide_html, make_server, open_url, saved_queries
 from tests.helpers import chromium, free_port, keep_artifact, wait_for
 
 
@@ -45,7 +45,7 @@ def served(make_settings, tmp_path):
     """The Browser app of the resolved jar served on a free port in this process."""
     port = free_port()
     s = make_settings(tmp_path / "home", PIXRING_BROWSER_PORT=str(port))
-    server = make_server(app_dir(s), "127.0.0.1", port, s)
+    server = make_server(app_dir(s), "127.0.0.1", port, discovery(s))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield s
     server.shutdown()
@@ -70,13 +70,17 @@ def test_server_answers_discovery_guide_and_app(served) -> None:
 def test_browser_service_starts_and_stops(make_settings, tmp_path) -> None:
     from infra.services import BrowserService
 
-    s = make_settings(tmp_path / "svc", PIXRING_BROWSER_PORT=str(free_port()))
+    # settings the child's environment does not have: the command line carries them
+    s = make_settings(tmp_path / "svc", PIXRING_BROWSER_PORT=str(free_port()), PIXRING_NEO4J_BOLT_PORT="17999")
     svc = BrowserService(s)
     try:
         svc.start()
         assert svc.status().state == "ready"
         with urllib.request.urlopen(s.browser.url + GUIDE_PATH, timeout=5) as resp:
             assert resp.status == 200
+        req = urllib.request.Request(s.browser.url + "/", headers={"Accept": "application/json"})
+        with urllib.request.urlopen(req, timeout=5) as resp:
+            assert json.load(resp)["bolt_direct"] == "bolt://127.0.0.1:17999"
     finally:
         assert svc.stop() == "stopped"
     assert svc.status().state == "stopped"

@@ -342,7 +342,7 @@
   // --- first use: how to get a token --------------------------------------------------------------------------
   async function showHint() {
     const box = $("token-hint");
-    if (tokenInput.value) { box.hidden = true; return; }
+    if (tokenInput.value) { box.hidden = true; cy.resize(); return; }
     try {
       const h = await (await fetch("hint.json")).json();
       box.textContent = "";
