@@ -116,6 +116,9 @@ def test_chromium_logs_in_and_runs_a_saved_query(served, neo4j_driver, tmp_path)
             b.find_element(By.CSS_SELECTOR, "[data-testid=editor-Run]").click()
 
         run(f':param user => "{user}"')
+        wait_for(lambda: any(f'"user": "{user}"' in e.text
+                             for e in b.find_elements(By.CSS_SELECTOR, "[data-testid=frameContents]")),
+                 what="the parameter set")
         # the guide's saved query: a click puts it into the editor, then it runs
         query = wait_for(lambda: [e for e in b.find_elements(By.CSS_SELECTOR, "pre.runnable")
                                   if "$user" in e.text], what="guide query")[0]
@@ -125,8 +128,13 @@ def test_chromium_logs_in_and_runs_a_saved_query(served, neo4j_driver, tmp_path)
         wait_for(lambda: "$user" in b.find_element(By.CSS_SELECTOR, "[data-testid=activeEditor]").text,
                  what="query in the editor")
         run()
-        cell = wait_for(lambda: [e for e in b.find_elements(By.CSS_SELECTOR, "[data-testid=frameContents]")
-                                 if device in e.text], 30, what="a result row")[0]
+        try:
+            cell = wait_for(lambda: [e for e in b.find_elements(By.CSS_SELECTOR, "[data-testid=frameContents]")
+                                     if device in e.text], 30, what="a result row")[0]
+        except BaseException:
+            b.save_screenshot(str(tmp_path / "neo4j-browser-failed.png"))
+            keep_artifact(tmp_path / "neo4j-browser-failed.png")
+            raise
         assert other in cell.text
         shot = tmp_path / "neo4j-browser.png"
         assert b.save_screenshot(str(shot)) and shot.stat().st_size > 10_000
