@@ -75,19 +75,24 @@ LATE = "timestamp_atrasado:timestamp"
 
 # ------------------------------------------------------------------------------------------ 1. parse
 def _parse_udf(max_field_chars: int, max_bytes: int, max_future_s: float, tz: str):
-    @F.pandas_udf(PARSED)
-    def parse(values: pd.Series) -> pd.DataFrame:
+    import orjson
+
+    names = [c.split()[0] for c in PARSED.split(", ")]
+
+    @F.pandas_udf("string")
+    def parse(values: pd.Series) -> pd.Series:
         not_after = datetime.now(ZoneInfo(tz)).replace(tzinfo=None, microsecond=0) + timedelta(seconds=max_future_s)
-        rows = []
+        out = []
         for v in values:
             p = parse_record(None if v is None else bytes(v), max_field_chars, max_bytes=max_bytes,
                              not_after=not_after)
             if isinstance(p, str):
-                rows.append((p, None, None, None, None, None, None, None))
+                out.append(orjson.dumps({"motivo": p}).decode())
             else:
-                rows.append((None, p.id_transacao, p.timestamp, p.valor, p.origem, p.destino, p.tipo_transacao,
-                             p.status))
-        return pd.DataFrame(rows, columns=[c.split()[0] for c in PARSED.split(", ")])
+                out.append(orjson.dumps(dict(zip(names, (None, p.id_transacao, p.timestamp.isoformat(), p.valor,
+                                                          p.origem, p.destino, p.tipo_transacao, p.status)))).decode())
+        # a plain object column (not pandas 3's Arrow-backed strings): a JSON text per record, read by from_json
+        return pd.Series(out, dtype=object)
 
     return parse
 
@@ -100,7 +105,7 @@ def parsed(source: DataFrame, settings: Settings, tz: str) -> DataFrame:
     df = source.select(F.col("key").alias("raw_key"), F.col("value").alias("raw_value"),
                        F.col("topic").alias("kafka_topic"), F.col("partition").alias("kafka_partition"),
                        F.col("offset").alias("kafka_offset"), F.col("timestamp").alias("kafka_timestamp"),
-                       F.unix_millis("timestamp").alias("kafka_ms"), parse("value").alias("p")).select("*", "p.*")
+                       F.unix_millis("timestamp").alias("kafka_ms"), F.from_json(parse("value"), PARSED).alias("p")).select("*", "p.*")
     df = tokenise(df.drop("p"), ["chave_pix_origem", "chave_pix_destino"], settings.security.pii_secret)
     valid = F.col("motivo").isNull()
     papel = F.explode(F.when(valid, F.array(F.lit("d"), F.lit("o"))).otherwise(F.array(F.lit("x"))))
@@ -121,6 +126,7 @@ class ReceiptProcessor(StatefulProcessor):
 
     def handleInputRows(self, key, rows, timerValues) -> Iterator[pd.DataFrame]:
         df = pd.concat(list(rows), ignore_index=True)
+        df["motivo"] = df["motivo"].astype(object)  # all-null arrives as float64
         out_cols = [c.split()[0] for c in STATE_OUT.split(", ")]
         if str(key[0]).startswith("!"):  # invalid records: straight through, no state
             df["atrasada"] = False
