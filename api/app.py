@@ -26,7 +26,7 @@ from api.graphdb import GraphStore
 from api.graphproj import GraphProjectionHolder
 from api.pii import AuditLog
 from api.readmodel import ReadModel
-from api.security import Authenticator, Guard, RateLimiter
+from api.security import Authenticator, Guard, RateLimiter, RevocationList
 from api.routers import cases, graph, health, med, rings, score, transactions, users
 from api.scoring import ModelHolder
 from pixring import logs, online
@@ -146,7 +146,8 @@ def build_context(settings: Settings) -> AppContext:
                             receipts=not settings.redis.enabled),
         model=ModelHolder(settings.mlflow.uri, settings.mlflow.model_name, settings=settings),
         audit=AuditLog(settings.paths.logs / AUDIT_LOG_NAME),
-        authenticator=Authenticator(a, local=settings.security.env == "local"),
+        authenticator=Authenticator(a, local=settings.security.env == "local",
+                                    revoked=RevocationList.for_settings(settings.paths.home, a)),
         clear_lookups=RateLimiter(a.clear_lookups_per_minute, 60.0),
         online=(online.client(settings, timeout=settings.redis.read_timeout_seconds, asyncio=True)
                 if settings.redis.enabled else None),

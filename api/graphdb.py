@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Protocol
 
-from neo4j import READ_ACCESS, GraphDatabase
+from neo4j import READ_ACCESS
 from neo4j.time import Date, DateTime, Duration, Time
 
+from pixring import neo4jdriver
 from pixring.contract import NODE_LABELS, RING_LABEL
 from pixring.settings import Neo4jSettings
 
@@ -202,9 +203,8 @@ class GraphStore:
 
     def __init__(self, settings: Neo4jSettings) -> None:
         self.database = settings.database
-        self.driver = GraphDatabase.driver(
-            settings.bolt_uri, auth=(settings.user, settings.password.get_secret_value()),
-            max_connection_pool_size=64, connection_acquisition_timeout=10.0,
+        self.driver = neo4jdriver.driver(
+            settings, max_connection_pool_size=64, connection_acquisition_timeout=10.0,
             notifications_min_severity="OFF")
 
     def close(self) -> None:

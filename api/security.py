@@ -15,12 +15,17 @@ The route's role check (403) stays a dependency (:mod:`api.deps`).
 
 :class:`RateLimiter` bounds look-ups by a clear value per caller (``GET /v1/graph/chave/<clear key>``
 could otherwise confirm guessed CPFs, phones and e-mails one by one); each such look-up is audited.
+
+:class:`RevocationList`: single JWTs revoked by ``jti`` (``pixring token --revoke``), a file under the data root
+that every API worker re-reads when it changes (one ``stat`` a request), so a revoked token gets 401 everywhere.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import hmac
+import os
 import re
 import threading
 import time
@@ -28,6 +33,7 @@ import uuid
 from collections import deque
 from dataclasses import dataclass
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 import jwt
@@ -39,6 +45,10 @@ from pixring.settings import ApiSettings
 SUBJECT_RE = re.compile(r"^[A-Za-z0-9._@+:-]{1,128}$")
 JWT_ALGORITHM = "HS256"
 JWT_LEEWAY_S = 30
+#: a token id (``jti``): pixring mints 32 hex digits; another issuer's ids are accepted in this form
+JTI_RE = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+#: the revocation list, under the data root
+REVOCATION_FILE = Path("auth") / "revoked-jti"
 
 
 class Role(StrEnum):
@@ -83,11 +93,96 @@ def mint_token(api: ApiSettings, subject: str, role: Role | str, ttl_hours: floa
     return jwt.encode(claims, api.jwt_secret.get_secret_value(), algorithm=JWT_ALGORITHM)
 
 
-class Authenticator:
-    """Bearer token -> (role, subject); :class:`AuthError` otherwise."""
+class RevocationList:
+    """Revoked token ids in a file (one ``<jti> <revoked at, epoch s>`` a line, 0600 under the 0700 data root).
 
-    def __init__(self, api: ApiSettings, *, local: bool) -> None:
+    :meth:`revoke` rewrites the file atomically under an exclusive lock and drops entries older than
+    ``keep_s`` (the longest token lifetime plus the leeway: any token with such a ``jti`` has expired by then).
+    :meth:`is_revoked` re-reads the file when its ``stat`` changes, so every API process sees a revocation at
+    its next request. A missing file: nothing revoked. An unreadable one: every JWT refused (fail closed).
+    """
+
+    def __init__(self, path: Path, keep_s: float) -> None:
+        self.path = path
+        self.keep_s = keep_s
+        self._seen: tuple[int, int, int] | None = None
+        self._ids: frozenset[str] = frozenset()
+        self._lock = threading.Lock()
+
+    @classmethod
+    def for_settings(cls, home: Path, api: ApiSettings) -> RevocationList:
+        return cls(home / REVOCATION_FILE, api.jwt_max_ttl_hours * 3600 + JWT_LEEWAY_S)
+
+    def _read(self) -> dict[str, float]:
+        try:
+            text = self.path.read_text(encoding="ascii")
+        except FileNotFoundError:
+            return {}
+        out: dict[str, float] = {}
+        for line in text.splitlines():
+            jti, _, at = line.partition(" ")
+            if JTI_RE.match(jti):
+                try:
+                    out[jti] = float(at)
+                except ValueError:
+                    out[jti] = time.time()  # a damaged time: keep the revocation
+        return out
+
+    def revoke(self, jti: str, *, now: float | None = None) -> bool:
+        """Add ``jti``; False when it was already revoked."""
+        if not JTI_RE.match(jti):
+            raise PixringError("a token id (jti): 1-128 characters of A-Z a-z 0-9 _ -")
+        t = time.time() if now is None else now
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        lock = self.path.with_name(self.path.name + ".lock")
+        with open(lock, "a") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            entries = {k: v for k, v in self._read().items() if v > t - self.keep_s}
+            new = jti not in entries
+            entries.setdefault(jti, t)
+            tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w", encoding="ascii") as out:
+                out.write("".join(f"{k} {v:.3f}\n" for k, v in entries.items()))
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, self.path)
+        return new
+
+    def is_revoked(self, jti: str) -> bool:
+        try:
+            st = self.path.stat()
+            seen = (st.st_ino, st.st_mtime_ns, st.st_size)
+        except FileNotFoundError:
+            seen = (0, 0, 0)
+        if seen != self._seen:
+            with self._lock:
+                try:
+                    ids = frozenset(self._read())
+                except OSError as exc:
+                    raise AuthError("token revocation list unreadable") from exc
+                self._ids, self._seen = ids, seen
+        return jti in self._ids
+
+
+def token_id(api: ApiSettings, token: str) -> str:
+    """The ``jti`` of a token pixring signed (signature, issuer and audience checked; expiry not: a token that
+    has expired may still be revoked, harmlessly)."""
+    try:
+        claims = jwt.decode(token.strip(), api.jwt_secret.get_secret_value(), algorithms=[JWT_ALGORITHM],
+                            audience=api.jwt_audience, issuer=api.jwt_issuer,
+                            options={"verify_exp": False, "require": ["jti"]})
+    except jwt.PyJWTError as exc:
+        raise PixringError(f"not a token signed with PIXRING_API_JWT_SECRET: {type(exc).__name__}") from None
+    return str(claims["jti"])
+
+
+class Authenticator:
+    """Bearer token -> (role, subject); :class:`AuthError` otherwise (also for a revoked JWT)."""
+
+    def __init__(self, api: ApiSettings, *, local: bool, revoked: RevocationList | None = None) -> None:
         self.api = api
+        self.revoked = revoked
         statics = [(Role.SERVICE, api.token_service)]
         if local:
             statics += [(Role.INVESTIGATOR, api.token_investigator), (Role.INVESTIGATOR_PII, api.token_investigator_pii)]
@@ -134,6 +229,11 @@ class Authenticator:
             raise AuthError("invalid token")
         if not isinstance(claims["iat"], int | float) or claims["exp"] - claims["iat"] > a.jwt_max_ttl_hours * 3600:
             raise AuthError("token lifetime above the maximum")
+        jti = claims["jti"]
+        if not isinstance(jti, str) or not JTI_RE.match(jti):
+            raise AuthError("invalid token")
+        if self.revoked is not None and self.revoked.is_revoked(jti):
+            raise AuthError("token revoked")
         return Role(role), subject
 
 

@@ -385,10 +385,9 @@ def mark_loaded(driver, database: str, build_id: str) -> None:
 def connect(n: Neo4jSettings):
     """A driver for the batch writers (this loader, ``gnn embed``), server notifications off: on a new store
     every count or ``MATCH`` on a label or type not created yet warns, which is expected here."""
-    from neo4j import GraphDatabase
+    from pixring import neo4jdriver
 
-    return GraphDatabase.driver(n.bolt_uri, auth=(n.user, n.password.get_secret_value()),
-                                notifications_min_severity="OFF")
+    return neo4jdriver.driver(n, notifications_min_severity="OFF")
 
 
 def load_neo4j(spark: SparkSession, settings: Settings, batch_size: int = 5000, force: bool = False,

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pixring.errors import PixringError
-from pixring.settings import FOREIGN_SECRET_VARS, SECRET_VARS, Settings
+from pixring.settings import FOREIGN_SECRET_VARS, MLFLOW_CLIENT_SECRET_VARS, SECRET_VARS, Settings
 
 log = logging.getLogger(__name__)
 
@@ -245,12 +245,25 @@ class KafkaService(Service):
 
     @property
     def endpoint(self) -> str:
-        return f"kafka://{self.settings.kafka.host}:{self.settings.kafka.port}"
+        k = self.settings.kafka
+        return f"kafka://{k.host}:{k.port}" + (f" ssl://{k.host}:{k.ssl_port}" if k.tls else "")
 
     def ports(self) -> list[tuple[str, int]]:
         k = self.settings.kafka
         return [(k.host, k.port), (k.host, k.controller_port),
-                ("127.0.0.1", self.settings.prometheus.kafka_exporter_port)]
+                ("127.0.0.1", self.settings.prometheus.kafka_exporter_port), *([(k.host, k.ssl_port)] if k.tls else [])]
+
+    def _tls_lines(self) -> dict[str, str]:
+        """With ``PIXRING_KAFKA_TLS``: an ``SSL`` listener on ``ssl_port`` with a certificate of the local CA
+        (:mod:`infra.tls`, a PKCS#12 keystore), TLS 1.2 and 1.3 only, client certificates not asked for."""
+        from infra.tls import ensure_server_tls
+
+        k = self.settings.kafka
+        tls = ensure_server_tls(self.home / "tls", "pixring-kafka", (k.host,))
+        password = tls.keystore_password
+        return {"ssl.keystore.type": "PKCS12", "ssl.keystore.location": str(tls.keystore),
+                "ssl.keystore.password": password, "ssl.key.password": password,
+                "ssl.enabled.protocols": "TLSv1.3,TLSv1.2", "ssl.client.auth": "none"}
 
     @property
     def config_file(self) -> Path:
@@ -264,15 +277,16 @@ class KafkaService(Service):
     def _write_config(self) -> None:
         k = self.settings.kafka
         data = self.home / "data"
+        ssl = f",SSL://{k.host}:{k.ssl_port}" if k.tls else ""
         lines = {
             "process.roles": "broker,controller",
             "node.id": "1",
             "controller.quorum.voters": f"1@{k.host}:{k.controller_port}",
-            "listeners": f"PLAINTEXT://{k.host}:{k.port},CONTROLLER://{k.host}:{k.controller_port}",
-            "advertised.listeners": f"PLAINTEXT://{k.host}:{k.port}",
+            "listeners": f"PLAINTEXT://{k.host}:{k.port},CONTROLLER://{k.host}:{k.controller_port}" + ssl,
+            "advertised.listeners": f"PLAINTEXT://{k.host}:{k.port}" + ssl,
             "controller.listener.names": "CONTROLLER",
             "inter.broker.listener.name": "PLAINTEXT",
-            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT" + (",SSL:SSL" if k.tls else ""),
             "log.dirs": str(data),
             "num.partitions": "2",
             "default.replication.factor": "1",
@@ -287,8 +301,10 @@ class KafkaService(Service):
             "log.retention.hours": "168",
             "num.network.threads": "2",
             "num.io.threads": "2",
+            **(self._tls_lines() if k.tls else {}),
         }
         self.config_file.write_text("".join(f"{key}={value}\n" for key, value in lines.items()))
+        self.config_file.chmod(0o600)  # it may hold the keystore's password
         (self.home / "log4j2.properties").write_text(
             "rootLogger.level = WARN\nrootLogger.appenderRef.stdout.ref = STDOUT\n"
             "appender.stdout.type = Console\nappender.stdout.name = STDOUT\n"
@@ -376,11 +392,9 @@ class Neo4jService(Service):
         ]
 
     def is_ready(self) -> bool:
-        from neo4j import GraphDatabase
+        from pixring import neo4jdriver
 
-        n = self.settings.neo4j
-        with GraphDatabase.driver(n.bolt_uri, auth=(n.user, n.password.get_secret_value()),
-                                  connection_timeout=2) as driver:
+        with neo4jdriver.driver(self.settings.neo4j, connection_timeout=2) as driver:
             driver.verify_connectivity()
         return True
 
@@ -398,6 +412,30 @@ class MLflowService(Service):
         m = self.settings.mlflow
         return [(m.host, m.port)]
 
+    @property
+    def auth_config(self) -> Path:
+        return self.home / "basic_auth.ini"
+
+    def prepare(self) -> None:
+        """With ``PIXRING_MLFLOW_AUTH``: the ``basic-auth`` app's config (its user store beside the tracking
+        database; users other than the admin get no permission by default) and the Flask secret of its CSRF
+        protection (random, kept in ``flask-secret``, 0600)."""
+        if not self.settings.mlflow.auth:
+            return
+        self.auth_config.write_text(
+            "[mlflow]\ndefault_permission = NO_PERMISSIONS\n"
+            f"database_uri = sqlite:///{self.home / 'basic_auth.db'}\n"
+            f"admin_username = {self.settings.mlflow.user}\n"
+            "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n"
+            "grant_default_workspace_access = false\n")
+        secret = self.home / "flask-secret"
+        if not secret.exists():
+            import secrets
+
+            fd = os.open(secret, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_urlsafe(32))
+
     def command(self) -> list[str]:
         m = self.settings.mlflow
         return [
@@ -406,12 +444,20 @@ class MLflowService(Service):
             "--artifacts-destination", str(self.home / "artifacts"),
             "--serve-artifacts",
             "--host", m.host, "--port", str(m.port), "--workers", "1",
+            *(["--app-name", "basic-auth"] if m.auth else []),
         ]
 
     def env(self) -> dict[str, str]:
         env = child_env(prefixes=("MLFLOW_",))
         # no background job runner (GenAI jobs spawn ~8 huey workers, ~1 GiB): tracking + registry only
         env["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] = "false"
+        m = self.settings.mlflow
+        if m.auth:
+            # the admin user is created from these on the first start only (an empty user store)
+            env["MLFLOW_AUTH_CONFIG_PATH"] = str(self.auth_config)
+            env["MLFLOW_AUTH_ADMIN_USERNAME"] = m.user
+            env["MLFLOW_AUTH_ADMIN_PASSWORD"] = m.password.get_secret_value()
+            env["MLFLOW_FLASK_SERVER_SECRET_KEY"] = (self.home / "flask-secret").read_text().strip()
         return env
 
     def is_ready(self) -> bool:
@@ -592,7 +638,8 @@ class StreamService(_PixringCommand):
     name = "stream"
     args = ("stream",)
     # tokenises the keys of pix.transacoes; verifies the champion's signature; reads MLflow
-    secrets = ("PIXRING_PII_SECRET", "PIXRING_MODEL_SIGNING_KEY", "PIXRING_REDIS_PASSWORD", *FOREIGN_SECRET_VARS)
+    secrets = ("PIXRING_PII_SECRET", "PIXRING_MODEL_SIGNING_KEY", "PIXRING_REDIS_PASSWORD", "PIXRING_MLFLOW_PASSWORD",
+               *MLFLOW_CLIENT_SECRET_VARS)
 
     @property
     def endpoint(self) -> str:
@@ -614,7 +661,7 @@ class ApiService(_PixringCommand):
     args = ("api",)
     secrets = ("PIXRING_PII_SECRET", "PIXRING_MODEL_SIGNING_KEY", "PIXRING_NEO4J_PASSWORD",
                "PIXRING_API_TOKEN_SERVICE", "PIXRING_API_TOKEN_INVESTIGATOR", "PIXRING_API_TOKEN_INVESTIGATOR_PII",
-               "PIXRING_API_JWT_SECRET", "PIXRING_REDIS_PASSWORD", *FOREIGN_SECRET_VARS)
+               "PIXRING_API_JWT_SECRET", "PIXRING_REDIS_PASSWORD", "PIXRING_MLFLOW_PASSWORD", *MLFLOW_CLIENT_SECRET_VARS)
 
     @property
     def endpoint(self) -> str:

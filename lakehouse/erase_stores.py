@@ -53,11 +53,10 @@ def _params(erased: ledger.Erased) -> dict[str, list[str]]:
 
 # ----------------------------------------------------------------------------------------------- Neo4j
 def _neo4j(settings: Settings, cypher: str, erased: ledger.Erased) -> int:
-    from neo4j import GraphDatabase
+    from pixring import neo4jdriver
 
     n = settings.neo4j
-    with GraphDatabase.driver(n.bolt_uri, auth=(n.user, n.password.get_secret_value()),
-                              notifications_min_severity="OFF") as driver:
+    with neo4jdriver.driver(n, notifications_min_severity="OFF") as driver:
         records = driver.execute_query(cypher, **_params(erased), database_=n.database).records
     return int(records[0]["n"]) if records else 0
 
@@ -172,9 +171,11 @@ def _topics(settings: Settings) -> list[str]:
 
 def kafka_configs(settings: Settings) -> dict[str, dict[str, str]]:
     """``topic -> {cleanup.policy, retention.ms}`` of pixring's topics that exist."""
-    from confluent_kafka.admin import AdminClient, ConfigResource
+    from confluent_kafka.admin import ConfigResource
 
-    admin = AdminClient({"bootstrap.servers": settings.kafka.bootstrap})
+    from pixring import kafka
+
+    admin = kafka.admin(settings.kafka)  # the security settings every client shares
     existing = set(admin.list_topics(timeout=10).topics)
     out: dict[str, dict[str, str]] = {}
     for topic in (t for t in _topics(settings) if t in existing):
@@ -186,13 +187,13 @@ def kafka_configs(settings: Settings) -> dict[str, dict[str, str]]:
 
 def kafka_erase(settings: Settings, keys: Iterable[str], entry: ledger.Entry) -> dict[str, str]:
     """Tombstones on compacted topics; the retention deadline on the others."""
-    from confluent_kafka import Producer
+    from pixring import kafka
 
     out: dict[str, str] = {}
     keys = sorted({k for k in keys if k})
     for topic, conf in kafka_configs(settings).items():
         if "compact" in conf.get("cleanup.policy", ""):
-            producer = Producer({"bootstrap.servers": settings.kafka.bootstrap, "acks": "all"})
+            producer = kafka.producer(settings.kafka)
             for key in keys:
                 producer.produce(topic, key=key.encode("utf-8"), value=None)
             left = producer.flush(30)

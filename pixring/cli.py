@@ -182,11 +182,24 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_token(args: argparse.Namespace) -> int:
-    from api.security import mint_token
+    import jwt
+
+    from api.security import RevocationList, mint_token, token_id
     from pixring.settings import get_settings
 
-    api = get_settings().api
-    print(mint_token(api, args.subject, args.role, args.ttl_hours if args.ttl_hours else api.jwt_max_ttl_hours))
+    settings = get_settings()
+    api = settings.api
+    if args.revoke:
+        given = args.revoke.strip()
+        jti = token_id(api, given) if given.count(".") == 2 else given
+        new = RevocationList.for_settings(settings.paths.home, api).revoke(jti)
+        print(f"revoked {jti}" if new else f"{jti} was already revoked")
+        return 0
+    if not (args.subject and args.role):
+        raise PixringError("token: --subject and --role (or --revoke JTI)")
+    token = mint_token(api, args.subject, args.role, args.ttl_hours if args.ttl_hours else api.jwt_max_ttl_hours)
+    print(token)
+    print(f"jti {jwt.decode(token, options={'verify_signature': False})['jti']}", file=sys.stderr)
     return 0
 
 
@@ -299,9 +312,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=42)
     p.set_defaults(handler=_cmd_demo)
 
-    p = sub.add_parser("token", help="mint a signed per-person API bearer token (JWT: subject, role, expiry)")
-    p.add_argument("--subject", required=True, help="who: an e-mail or login; the audit log names it")
-    p.add_argument("--role", required=True, choices=["service", "investigator", "investigator_pii"])
+    p = sub.add_parser("token", help="mint a signed per-person API bearer token (JWT: subject, role, expiry), or --revoke one")
+    p.add_argument("--subject", help="who: an e-mail or login; the audit log names it")
+    p.add_argument("--role", choices=["service", "investigator", "investigator_pii"])
+    p.add_argument("--revoke", metavar="JTI|TOKEN", help="revoke one token (by its jti, printed on stderr when "
+                   "minted, or the token itself): every API worker answers it 401 from its next request")
     p.add_argument("--ttl-hours", type=_positive_float, default=None,
                    help="validity (default and maximum: PIXRING_API_JWT_MAX_TTL_HOURS)")
     p.set_defaults(handler=_cmd_token)

@@ -47,6 +47,8 @@ def _secrets(settings: Settings) -> dict[str, str]:
         "PIXRING_API_TOKEN_SERVICE": a.token_service.get_secret_value(),
         "PIXRING_API_JWT_SECRET": a.jwt_secret.get_secret_value(),
         "PIXRING_REDIS_PASSWORD": settings.redis.password.get_secret_value(),
+        # pixring's MLflow login, when it logs in (a managed MLflow may take the operator's own credentials)
+        **({"PIXRING_MLFLOW_PASSWORD": settings.mlflow.password.get_secret_value()} if settings.mlflow.auth else {}),
     }
 
 
@@ -81,8 +83,12 @@ def production_problems(settings: Settings, environ: dict[str, str] | None = Non
             problems.append(f"{var}={host} is not loopback and that listener has no TLS")
     # connections to remote stores: encrypted only
     if settings.neo4j.uri and not is_loopback(urlsplit(settings.neo4j.uri).hostname or ""):
-        if not urlsplit(settings.neo4j.uri).scheme.endswith("+s"):
-            problems.append("PIXRING_NEO4J_URI reaches a remote Neo4j without TLS (use bolt+s:// or neo4j+s://)")
+        if not urlsplit(settings.neo4j.uri).scheme.endswith("+s") and settings.neo4j.tls_ca is None:
+            problems.append("PIXRING_NEO4J_URI reaches a remote Neo4j without TLS (use bolt+s:// or neo4j+s://, or "
+                            "PIXRING_NEO4J_TLS_CA)")
+    if not settings.mlflow.auth and not settings.mlflow.tracking_uri:
+        problems.append("PIXRING_MLFLOW_AUTH is off: the local MLflow would take anyone's runs and models "
+                        "(set PIXRING_MLFLOW_AUTH=true)")
     if settings.mlflow.tracking_uri:
         parts = urlsplit(settings.mlflow.tracking_uri)
         if parts.scheme == "http" and not is_loopback(parts.hostname or ""):
@@ -90,10 +96,11 @@ def production_problems(settings: Settings, environ: dict[str, str] | None = Non
     r = settings.redis
     if r.url and not is_loopback(urlsplit(r.url).hostname or "") and urlsplit(r.url).scheme != "rediss":
         problems.append("PIXRING_REDIS_URL reaches a remote Redis without TLS (use rediss://)")
-    if settings.kafka.bootstrap_servers and not all(
-            is_loopback(b.rsplit(":", 1)[0]) for b in settings.kafka.bootstrap_servers.split(",") if b.strip()):
-        problems.append("PIXRING_KAFKA_BOOTSTRAP_SERVERS is remote and pixring's Kafka clients have no SSL "
-                        "settings yet: keep Kafka on loopback")
+    k = settings.kafka
+    if (k.bootstrap_servers and k.security_protocol not in ("SSL", "SASL_SSL")
+            and not all(is_loopback(b.rsplit(":", 1)[0]) for b in k.bootstrap_servers.split(",") if b.strip())):
+        problems.append(f"PIXRING_KAFKA_BOOTSTRAP_SERVERS is remote and PIXRING_KAFKA_SECURITY_PROTOCOL is "
+                        f"{k.security_protocol} (use SSL or SASL_SSL)")
     return problems
 
 
@@ -108,12 +115,24 @@ def harden_files(home: Path) -> None:
         home.chmod(stat.S_IMODE(st.st_mode) & 0o700)
 
 
+def mlflow_client_env(settings: Settings, environ: dict[str, str] | None = None) -> None:
+    """With ``PIXRING_MLFLOW_AUTH`` on, the MLflow client of this process (and of the children that get the
+    ``MLFLOW_TRACKING_*`` variables: the stream, the API) authenticates as ``PIXRING_MLFLOW_USER``; credentials
+    already in the environment win (an operator's own MLflow login)."""
+    env = os.environ if environ is None else environ
+    m = settings.mlflow
+    if m.auth and "MLFLOW_TRACKING_TOKEN" not in env:
+        env.setdefault("MLFLOW_TRACKING_USERNAME", m.user)
+        env.setdefault("MLFLOW_TRACKING_PASSWORD", m.password.get_secret_value())
+
+
 def start_up(settings: Settings) -> None:
     """The checks and process settings every pixring command starts with; PixringError when refused."""
     harden_files(settings.paths.home)
     problems = production_problems(settings)
     if problems:
         raise PixringError(f"refusing to start with PIXRING_ENV={settings.security.env}: " + "; ".join(problems))
+    mlflow_client_env(settings)
 
 
 def laptop_default(settings: Settings, var: str, value: str) -> bool:

@@ -30,12 +30,16 @@ DEV_SECRETS: dict[str, str] = {
     "PIXRING_API_TOKEN_INVESTIGATOR_PII": "pixring-dev-investigator-pii-token",
     "PIXRING_API_JWT_SECRET": "pixring-local-dev-jwt-secret-change-me",
     "PIXRING_REDIS_PASSWORD": "pixring-local-dev-redis-password-change-me",
+    "PIXRING_MLFLOW_PASSWORD": "pixring-local-dev-mlflow-password",
 }
 #: Every secret variable (each may instead name a file: ``<VAR>_FILE``). Child processes get only the ones
 #: they need (``infra.services``).
 SECRET_VARS: tuple[str, ...] = tuple(DEV_SECRETS)
 #: Secrets of third-party clients pixring never passes to a child that does not need them.
-FOREIGN_SECRET_VARS: tuple[str, ...] = ("MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_TOKEN")
+#: ``MLFLOW_CLIENT_SECRET_VARS`` go to the commands that read MLflow (stream, API), the others only to the server.
+MLFLOW_CLIENT_SECRET_VARS: tuple[str, ...] = ("MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_TOKEN")
+FOREIGN_SECRET_VARS: tuple[str, ...] = (*MLFLOW_CLIENT_SECRET_VARS, "MLFLOW_AUTH_ADMIN_PASSWORD",
+                                        "MLFLOW_FLASK_SERVER_SECRET_KEY")
 
 
 def _dev(var: str) -> SecretStr:
@@ -149,10 +153,17 @@ class KafkaSettings(BaseSettings):
     sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
     sasl_username: str | None = None
     sasl_password: SecretStr | None = None
+    #: the broker ``pixring up`` starts also listens with TLS on ``ssl_port`` (certificates from a local CA,
+    #: ``$PIXRING_HOME/kafka/tls``); the plaintext listener stays, on loopback. Local clients use the TLS one
+    #: when ``security_protocol`` is ``SSL`` (the CA file defaults to the local CA's)
+    tls: bool = False
+    ssl_port: int = Field(9094, ge=1, le=65535)
 
     @property
     def bootstrap(self) -> str:
-        return self.bootstrap_servers or f"{self.host}:{self.port}"
+        if self.bootstrap_servers:
+            return self.bootstrap_servers
+        return f"{self.host}:{self.ssl_port if self.security_protocol == 'SSL' else self.port}"
 
 
 class Neo4jSettings(_SecretFiles):
@@ -163,6 +174,9 @@ class Neo4jSettings(_SecretFiles):
     host: str = "127.0.0.1"
     bolt_port: int = Field(7687, ge=1, le=65535)
     uri: str | None = None
+    #: PEM of the CA that signed the server's Bolt certificate: the driver encrypts and trusts only it
+    #: (:mod:`pixring.neo4jdriver`)
+    tls_ca: Path | None = None
     user: str = "neo4j"
     password: SecretStr = _dev("PIXRING_NEO4J_PASSWORD")
     database: str = "neo4j"
@@ -182,7 +196,7 @@ class Neo4jSettings(_SecretFiles):
         return self.uri or f"bolt://{self.host}:{self.bolt_port}"
 
 
-class MLflowSettings(BaseSettings):
+class MLflowSettings(_SecretFiles):
     """MLflow tracking server (SQLite backend and local artifacts when run by ``pixring up``)."""
 
     model_config = _cfg("PIXRING_MLFLOW_")
@@ -192,6 +206,11 @@ class MLflowSettings(BaseSettings):
     tracking_uri: str | None = None
     experiment: str = "pixring"
     model_name: str = "pixring-mule-gnn"
+    #: MLflow's ``basic-auth`` app: ``pixring up`` starts the server with it (``user`` its admin) and every
+    #: pixring client sends ``user`` / ``password`` (MLFLOW_TRACKING_USERNAME / _PASSWORD); off on a laptop
+    auth: bool = False
+    user: str = "pixring"
+    password: SecretStr = _dev("PIXRING_MLFLOW_PASSWORD")
 
     @property
     def uri(self) -> str:
@@ -500,6 +519,8 @@ class Settings:
         self.paths = PathSettings()
         self.log = LogSettings()
         self.kafka = KafkaSettings()
+        if self.kafka.tls and self.kafka.ssl_ca_location is None:  # the local broker's CA
+            self.kafka.ssl_ca_location = str(self.paths.home / "kafka" / "tls" / "ca.pem")
         self.neo4j = Neo4jSettings()
         self.mlflow = MLflowSettings()
         self.spark = SparkSettings()

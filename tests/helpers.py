@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import time
 import uuid
@@ -210,3 +211,14 @@ def keep_artifact(path, name: str | None = None):
     keep = Path(os.environ.get("PIXRING_TEST_ARTIFACTS") or Path(get_settings().paths.home) / "test-artifacts")
     keep.mkdir(parents=True, exist_ok=True)
     return Path(shutil.copy(path, keep / (name or Path(path).name)))
+
+
+@contextlib.contextmanager
+def running(service, timeout_s: float = 180.0):
+    """A private ``infra.services`` service started (allowing ``timeout_s`` under load) and stopped afterwards."""
+    service.start_timeout_s = timeout_s
+    service.start()
+    try:
+        yield service
+    finally:
+        service.stop()

@@ -95,6 +95,53 @@ def test_workers_share_a_burst_of_connections_and_stop_together(api_settings, tm
             os.killpg(proc.pid, signal.SIGKILL)
 
 
+def _cli(api_settings, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PIXRING_HOME": str(api_settings.paths.home)}
+    return subprocess.run([sys.executable, "-m", "pixring.cli", *args], env=env, capture_output=True, text=True,
+                          timeout=120)
+
+
+def _answers_by_worker(port: int, token: str, children: list[psutil.Process], n: int = 40) -> dict[int, set[int]]:
+    """``n`` requests, each on a new connection, with ``token``: worker pid -> the statuses it answered."""
+    out: dict[int, set[int]] = {}
+    for _ in range(n):
+        with socket.create_connection(("127.0.0.1", port)) as c:
+            c.sendall(f"GET /v1/rings HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer {token}\r\n\r\n".encode())
+            status = int(c.recv(4096).split(b" ", 2)[1])
+            mine = c.getsockname()[1]  # the connection is still open: find the worker holding its other end
+            pid = next(ch.pid for ch in children for k in psutil.Process(ch.pid).net_connections("tcp")
+                       if k.raddr and k.raddr.port == mine and k.laddr.port == port)
+        out.setdefault(pid, set()).add(status)
+    return out
+
+
+@pytest.mark.neo4j
+def test_a_revoked_token_is_refused_by_every_worker(api_settings, tmp_path) -> None:
+    minted = [_cli(api_settings, "token", "--subject", f"ana{i}@banco", "--role", "investigator") for i in (1, 2)]
+    assert all(m.returncode == 0 for m in minted), [m.stderr for m in minted]
+    (revoked, kept), jti = (m.stdout.strip() for m in minted), minted[0].stderr.split("jti ", 1)[1].split()[0]
+    proc, children, port = _start(api_settings, tmp_path, "revoke")
+    try:
+        before = _answers_by_worker(port, revoked, children)
+        assert set(before) == {c.pid for c in children} and all(v == {200} for v in before.values()), before
+        r = _cli(api_settings, "token", "--revoke", jti)
+        assert r.returncode == 0 and r.stdout.strip() == f"revoked {jti}", r.stderr
+        after = _answers_by_worker(port, revoked, children)
+        assert set(after) == {c.pid for c in children} and all(v == {401} for v in after.values()), after
+        # the other token of the same role still works everywhere; revoking by the token itself works too
+        assert all(v == {200} for v in _answers_by_worker(port, kept, children).values())
+        r = _cli(api_settings, "token", "--revoke", kept)
+        assert r.returncode == 0 and r.stdout.startswith("revoked "), r.stderr
+        assert all(v == {401} for v in _answers_by_worker(port, kept, children).values())
+        assert _cli(api_settings, "token", "--revoke", jti).stdout.strip() == f"{jti} was already revoked"
+        listed = api_settings.paths.home / "auth" / "revoked-jti"
+        assert listed.stat().st_mode & 0o077 == 0 and len(listed.read_text().splitlines()) == 2
+        _stop(proc, children)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
 @pytest.mark.neo4j
 def test_a_dead_worker_is_replaced_and_a_dead_supervisor_takes_its_workers(api_settings, tmp_path) -> None:
     proc, children, port = _start(api_settings, tmp_path, "crash")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from pydantic import SecretStr
 
 from api.pii import canonical_key, key_token
@@ -94,3 +95,47 @@ def test_graph_stats_buckets_and_chain_depths() -> None:
     assert dict(g.chain_depth)["2"] == 1 and g.communities == 2 and g.ring_candidates == 1
     assert g.built_at == datetime(2026, 1, 2, tzinfo=UTC).timestamp()
     assert GraphStats.of({}, 0).built_at is None
+
+
+# --- the JWT revocation list (a real file) -------------------------------------------------------------------
+
+def test_revocation_list_prunes_only_entries_past_every_token_lifetime(tmp_path) -> None:
+    from api.security import RevocationList
+
+    path = tmp_path / "auth" / "revoked-jti"
+    rl = RevocationList(path, keep_s=100.0)
+    assert not rl.is_revoked("a" * 32)  # no file: nothing revoked
+    assert rl.revoke("a" * 32, now=1000.0) and not rl.revoke("a" * 32, now=1001.0)
+    assert rl.is_revoked("a" * 32) and not rl.is_revoked("b" * 32)
+    rl.revoke("b" * 32, now=1099.0)  # "a" (revoked at 1000) is still within 100 s: kept
+    assert RevocationList(path, 100.0).is_revoked("a" * 32)
+    rl.revoke("c" * 32, now=1101.0)  # now it is older than any token with its id: dropped
+    fresh = RevocationList(path, 100.0)
+    assert not fresh.is_revoked("a" * 32) and fresh.is_revoked("b" * 32) and fresh.is_revoked("c" * 32)
+    assert path.stat().st_mode & 0o777 == 0o600
+
+
+def test_revocation_list_refuses_a_malformed_id(tmp_path) -> None:
+    from api.security import RevocationList
+    from pixring.errors import PixringError
+
+    with pytest.raises(PixringError):
+        RevocationList(tmp_path / "r", 10.0).revoke("a b\nc")
+
+
+def test_a_revoked_jwt_is_refused_and_others_are_not(tmp_path) -> None:
+    import jwt as pyjwt
+
+    from api.security import Authenticator, AuthError, RevocationList, mint_token, token_id
+    from pixring.settings import ApiSettings
+
+    api = ApiSettings()
+    rl = RevocationList(tmp_path / "r", 3600.0)
+    auth = Authenticator(api, local=False, revoked=rl)
+    t1, t2 = (mint_token(api, "ana@banco", "investigator", 1) for _ in range(2))
+    assert auth.authenticate(f"Bearer {t1}", "r").subject == "ana@banco"
+    assert token_id(api, t1) == pyjwt.decode(t1, options={"verify_signature": False})["jti"]
+    rl.revoke(token_id(api, t1))
+    with pytest.raises(AuthError, match="revoked"):
+        auth.authenticate(f"Bearer {t1}", "r")
+    assert auth.authenticate(f"Bearer {t2}", "r").role == "investigator"

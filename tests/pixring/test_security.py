@@ -16,7 +16,7 @@ from pixring.security import is_loopback, production_problems
 from pixring.settings import DEV_SECRETS, SECRET_VARS, Settings
 
 STRONG = ("PIXRING_PII_SECRET", "PIXRING_MODEL_SIGNING_KEY", "PIXRING_NEO4J_PASSWORD", "PIXRING_API_TOKEN_SERVICE",
-          "PIXRING_API_JWT_SECRET", "PIXRING_REDIS_PASSWORD")
+          "PIXRING_API_JWT_SECRET", "PIXRING_REDIS_PASSWORD", "PIXRING_MLFLOW_PASSWORD")
 
 
 def _clean_env(home: Path, **extra: str) -> dict[str, str]:
@@ -38,6 +38,7 @@ def _strong_files(tmp_path: Path, mode: int = 0o600) -> dict[str, str]:
         path.write_text(secrets.token_urlsafe(40) + "\n")
         path.chmod(mode)
         out[f"{var}_FILE"] = str(path)
+    out["PIXRING_MLFLOW_AUTH"] = "true"  # production: MLflow behind its basic-auth app
     return out
 
 
@@ -104,6 +105,7 @@ def test_api_bind_with_tls_is_accepted_in_production(monkeypatch) -> None:
     for var in STRONG:
         monkeypatch.setenv(var, secrets.token_urlsafe(40))
     monkeypatch.setenv("PIXRING_ENV", "production")
+    monkeypatch.setenv("PIXRING_MLFLOW_AUTH", "true")
     monkeypatch.setenv("PIXRING_API_HOST", "0.0.0.0")
     assert production_problems(Settings(), environ={}) == [
         "PIXRING_API_HOST=0.0.0.0 is not loopback and the API has no TLS "
@@ -112,6 +114,31 @@ def test_api_bind_with_tls_is_accepted_in_production(monkeypatch) -> None:
     assert production_problems(Settings(), environ={})[0] == "PIXRING_API_TLS_CERT and PIXRING_API_TLS_KEY go together"
     monkeypatch.setenv("PIXRING_API_TLS_KEY", "/etc/pixring/api.key")
     assert production_problems(Settings(), environ={}) == []
+
+
+def test_production_refuses_plaintext_kafka_to_a_remote_broker_and_an_open_mlflow(monkeypatch) -> None:
+    for var in STRONG:
+        monkeypatch.setenv(var, secrets.token_urlsafe(40))
+    monkeypatch.setenv("PIXRING_ENV", "production")
+    monkeypatch.setenv("PIXRING_KAFKA_BOOTSTRAP_SERVERS", "kafka1.bank.internal:9093,127.0.0.1:9092")
+    assert production_problems(Settings(), environ={}) == [
+        "PIXRING_MLFLOW_AUTH is off: the local MLflow would take anyone's runs and models (set PIXRING_MLFLOW_AUTH=true)",
+        "PIXRING_KAFKA_BOOTSTRAP_SERVERS is remote and PIXRING_KAFKA_SECURITY_PROTOCOL is PLAINTEXT (use SSL or SASL_SSL)"]
+    monkeypatch.setenv("PIXRING_MLFLOW_AUTH", "true")
+    for protocol in ("SSL", "SASL_SSL"):
+        monkeypatch.setenv("PIXRING_KAFKA_SECURITY_PROTOCOL", protocol)
+        assert production_problems(Settings(), environ={}) == [], protocol
+    monkeypatch.setenv("PIXRING_KAFKA_SECURITY_PROTOCOL", "SASL_PLAINTEXT")
+    assert len(production_problems(Settings(), environ={})) == 1
+    monkeypatch.setenv("PIXRING_KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")  # a laptop's broker: plaintext is fine
+    assert production_problems(Settings(), environ={}) == []
+    monkeypatch.delenv("PIXRING_MLFLOW_AUTH")
+    monkeypatch.setenv("PIXRING_MLFLOW_TRACKING_URI", "https://mlflow.bank.internal")  # a managed MLflow: its own auth
+    assert production_problems(Settings(), environ={}) == []
+    monkeypatch.setenv("PIXRING_MLFLOW_PASSWORD", DEV_SECRETS["PIXRING_MLFLOW_PASSWORD"])
+    assert production_problems(Settings(), environ={}) == []  # not used: pixring does not log in
+    monkeypatch.setenv("PIXRING_MLFLOW_AUTH", "true")
+    assert production_problems(Settings(), environ={}) == ["PIXRING_MLFLOW_PASSWORD is the public development default"]
 
 
 def test_every_secret_has_a_public_default_listed() -> None:
