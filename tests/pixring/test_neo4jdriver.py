@@ -38,7 +38,7 @@ def test_the_local_neo4j_through_the_factory(settings) -> None:
 
 def test_production_wants_tls_to_a_remote_neo4j(monkeypatch) -> None:
     for var in ("PIXRING_PII_SECRET", "PIXRING_MODEL_SIGNING_KEY", "PIXRING_NEO4J_PASSWORD",
-                "PIXRING_API_TOKEN_SERVICE", "PIXRING_API_JWT_SECRET"):
+                "PIXRING_API_TOKEN_SERVICE", "PIXRING_API_JWT_SECRET", "PIXRING_REDIS_PASSWORD"):
         monkeypatch.setenv(var, secrets.token_urlsafe(40))
     monkeypatch.setenv("PIXRING_ENV", "production")
     monkeypatch.setenv("PIXRING_MLFLOW_TRACKING_URI", "https://mlflow.bank.internal")
