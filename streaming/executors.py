@@ -132,7 +132,7 @@ class ReceiptProcessor(StatefulProcessor):
             df["atrasada"] = False
             for c in WINDOW_COLS:
                 df[c] = 0.0
-            yield df[out_cols]
+            yield self._plain(df[out_cols])
             return
         wm = int(timerValues.getCurrentWatermarkInMs())
         receipts = [tuple(r) for r in self.receipts.get()] if self.receipts.exists() else []
@@ -165,7 +165,13 @@ class ReceiptProcessor(StatefulProcessor):
             self.handle.registerTimer(receipts[-1][0] + HOUR_MS + 1)
         elif self.receipts.exists():
             self.receipts.clear()
-        yield df[out_cols]
+        yield self._plain(df[out_cols])
+
+    @staticmethod
+    def _plain(df: pd.DataFrame) -> pd.DataFrame:
+        """pandas 3's Arrow-backed string columns as object columns (the operator's output is sent to the JVM
+        as an Arrow struct, which takes plain arrays only)."""
+        return df.astype({c: object for c in df.columns if pd.api.types.is_string_dtype(df[c].dtype)})
 
     def handleExpiredTimer(self, key, timerValues, expiredTimerInfo) -> Iterator[pd.DataFrame]:  # noqa: ARG002
         self.receipts.clear()  # every receipt of this key is older than watermark - 1 h
