@@ -70,6 +70,8 @@ STATE_OUT = STATE_ROW + ", atrasada boolean, " + ", ".join(f"{c} double" for c i
 RECEIPT = "ms long, id string, sender string, valor double, eff boolean"
 KAFKA_OUT = "topic string, key binary, value binary, decisao string"
 HOUR_MS = int(WINDOW_1H_S * 1000)
+#: the output's string and long columns (null for an invalid record)
+_NULLABLE_OUT = tuple(c.split()[0] for c in STATE_OUT.split(", ") if c.split()[1] in ("string", "long"))
 LATE = "timestamp_atrasado:timestamp"
 
 
@@ -171,7 +173,13 @@ class ReceiptProcessor(StatefulProcessor):
     def _plain(df: pd.DataFrame) -> pd.DataFrame:
         """pandas 3's Arrow-backed string columns as object columns (the operator's output is sent to the JVM
         as an Arrow struct, which takes plain arrays only)."""
-        return df.astype({c: object for c in df.columns if pd.api.types.is_string_dtype(df[c].dtype)})
+        out = df.astype({c: object for c in df.columns if pd.api.types.is_string_dtype(df[c].dtype)})
+        # an invalid record's parsed fields are all null, which pandas holds as float64 NaN: as object columns
+        # of None (Spark's string/long converters would otherwise build pandas 3 Arrow-backed arrays)
+        for c in _NULLABLE_OUT:
+            if c in out.columns and not pd.api.types.is_object_dtype(out[c].dtype) and out[c].isna().any():
+                out[c] = pd.Series([None if v != v else v for v in out[c].tolist()], index=out.index, dtype=object)
+        return out
 
     def handleExpiredTimer(self, key, timerValues, expiredTimerInfo) -> Iterator[pd.DataFrame]:  # noqa: ARG002
         self.receipts.clear()  # every receipt of this key is older than watermark - 1 h
