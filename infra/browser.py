@@ -133,11 +133,23 @@ def app_dir(settings: Settings) -> Path:
 
 
 # --- the server ------------------------------------------------------------------------------------------------
+def content_policy(bolt_uri: str) -> str:
+    """The page's Content-Security-Policy: scripts, styles and requests only to this server and the local Bolt
+    WebSocket, so the Browser's product-usage telemetry and any third-party fetch are refused by the browser."""
+    netloc = urlsplit(bolt_uri).netloc
+    bolt = " ".join(f"{scheme}://{netloc}" for scheme in ("ws", "wss"))
+    return ("default-src 'self'; script-src 'self' 'unsafe-inline' 'unsafe-eval'; "
+            "style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; font-src 'self' data:; "
+            f"connect-src 'self' {bolt}; worker-src 'self' blob:; frame-ancestors 'none'; form-action 'self'")
+
+
 class _Handler(SimpleHTTPRequestHandler):
     discovery_json: bytes = b"{}"
     guide_doc: Path = INVESTIGATION_DOC
+    csp: str = "default-src 'self'"
 
     def end_headers(self) -> None:
+        self.send_header("Content-Security-Policy", self.csp)
         self.send_header("X-Content-Type-Options", "nosniff")
         self.send_header("Referrer-Policy", "no-referrer")
         self.send_header("X-Frame-Options", "DENY")
@@ -167,7 +179,8 @@ class _Handler(SimpleHTTPRequestHandler):
 def make_server(directory: Path, host: str, port: int, discovery_doc: dict[str, str],
                 doc: Path = INVESTIGATION_DOC) -> ThreadingHTTPServer:
     handler = type("BrowserHandler", (_Handler,), {"discovery_json": json.dumps(discovery_doc).encode(),
-                                                   "guide_doc": doc})
+                                                   "guide_doc": doc,
+                                                   "csp": content_policy(discovery_doc.get("bolt_direct", ""))})
     return ThreadingHTTPServer((host, port), partial(handler, directory=str(directory)))
 
 

@@ -60,6 +60,11 @@ def test_server_answers_discovery_guide_and_app(served) -> None:
     with urllib.request.urlopen(base + "/", timeout=5) as resp:
         page = resp.read().decode()
         assert "<html" in page.lower() and resp.headers["X-Content-Type-Options"] == "nosniff"
+        # requests only to this server and the local Bolt WebSocket: the Browser's telemetry cannot leave
+        csp = resp.headers["Content-Security-Policy"]
+        connect = next(d for d in csp.split(";") if d.strip().startswith("connect-src")).split()[1:]
+        bolt = served.neo4j.bolt_uri.split("://", 1)[1]
+        assert connect == ["'self'", f"ws://{bolt}", f"wss://{bolt}"] and "default-src 'self'" in csp
     with urllib.request.urlopen(base + GUIDE_PATH, timeout=5) as resp:
         assert "The riskiest active rings" in resp.read().decode()
     with pytest.raises(urllib.error.HTTPError) as err:
