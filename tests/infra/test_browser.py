@@ -106,7 +106,8 @@ def test_chromium_logs_in_and_runs_a_saved_query(served, neo4j_driver, tmp_path)
     try:
         b.get(open_url(served))
         pw = wait_for(lambda: b.find_elements(By.CSS_SELECTOR, "[data-testid=password]"), what="connect form")[0]
-        assert b.find_element(By.CSS_SELECTOR, "[data-testid=boltaddress]").get_attribute("value") == "127.0.0.1:7687"
+        assert b.find_element(By.CSS_SELECTOR, "[data-testid=boltaddress]").get_attribute("value") == \
+            served.neo4j.bolt_uri.split("://", 1)[1]
         assert b.find_element(By.CSS_SELECTOR, "[data-testid=username]").get_attribute("value") == "neo4j"
         pw.send_keys(served.neo4j.password.get_secret_value())
         b.find_element(By.CSS_SELECTOR, "[data-testid=connect]").click()
