@@ -181,6 +181,7 @@ def test_production_refuses_the_default_password_and_a_plaintext_remote_store(mo
         if var != "PIXRING_REDIS_PASSWORD":
             monkeypatch.setenv(var, secrets.token_urlsafe(40))
     monkeypatch.setenv("PIXRING_ENV", "production")
+    monkeypatch.setenv("PIXRING_MLFLOW_AUTH", "true")  # production also requires MLflow's login
     assert production_problems(Settings(), environ={}) == ["PIXRING_REDIS_PASSWORD is the public development default"]
     monkeypatch.setenv("PIXRING_REDIS_PASSWORD", secrets.token_urlsafe(40))
     monkeypatch.setenv("PIXRING_REDIS_URL", "redis://online-store.internal:6379/0")
