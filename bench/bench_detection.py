@@ -92,15 +92,16 @@ def unseen_ring_pr_auc(scores, raw: Path) -> float:
     return score_truth(scores, members).pr_auc["gnn"]
 
 
-def one(frames, raw: Path, seed: int, epochs: int | None) -> dict:
-    from gnn.protocol import run_protocol
+def one(frames, raw: Path, seed: int, epochs: int | None, gfp: bool = False) -> dict:
+    from gnn.protocol import SCORERS, run_protocol
     from graph.evaluate import read_ring_truth as read_truth
     from gnn.train import TrainConfig, compute_scores
     from pixring.settings import Settings
 
     settings = Settings()
     cfg = TrainConfig(seed=seed) if epochs is None else TrainConfig(seed=seed, epochs=epochs)
-    rep = run_protocol(frames, read_truth(raw), cfg, settings)
+    rep = run_protocol(frames, read_truth(raw), cfg, settings,
+                       scorers=(*SCORERS, "gbm_gfp") if gfp else SCORERS)
     t = time.monotonic()
     result = compute_scores(frames, cfg, settings)
     train_s = time.monotonic() - t
@@ -124,17 +125,23 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--epochs", type=int, default=None, help="GNN epochs (TrainConfig's default when left out)")
     ap.add_argument("--fresh", action="store_true", help="regenerate data and rebuild even when present")
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--gfp", action="store_true",
+                    help="also the GBM with gnn/gfp.py's features (scorer gbm_gfp), beside the default one")
     args = ap.parse_args(argv)
     results: dict[str, list[dict]] = {}
     for diff in args.difficulties:
         for seed in args.seeds:
             print(f"== {diff}, seed {seed}, scale {args.scale:g}", flush=True)
             home, raw = prepare(args.work, args.scale, seed, diff, args.fresh)
-            results.setdefault(diff, []).append({"seed": seed, **one(frames_of(home, args.fresh), raw, seed, args.epochs)})
+            results.setdefault(diff, []).append({"seed": seed, **one(frames_of(home, args.fresh), raw, seed, args.epochs,
+                                                                   args.gfp)})
     print("\nmedians over seeds", args.seeds, f"(scale {args.scale:g})")
     keys = [("gnn_worst_ap", "loto_gnn_worst_ap"), ("gnn_mean_ap", "loto_gnn_mean_ap"),
             ("gnn_mean_ring_recall", "loto_gnn_mean_ring_recall"), ("gbm_worst_ap", "loto_gbm_worst_ap"),
-            ("gbm_mean_ap", "loto_gbm_mean_ap"), ("in_degree_worst_ap", "loto_in_degree_worst_ap"),
+            ("gbm_mean_ap", "loto_gbm_mean_ap"), ("gbm_mean_ring_recall", "loto_gbm_mean_ring_recall"),
+            *((("gbm_gfp_worst_ap", "loto_gbm_gfp_worst_ap"), ("gbm_gfp_mean_ap", "loto_gbm_gfp_mean_ap"),
+               ("gbm_gfp_mean_ring_recall", "loto_gbm_gfp_mean_ring_recall")) if args.gfp else ()),
+            ("in_degree_worst_ap", "loto_in_degree_worst_ap"),
             ("rules_worst_ap", "loto_rules_worst_ap"), ("graph_worst_ap", "loto_graph_worst_ap"),
             ("candidates_ring_recall", "loto_candidates_ring_recall"),
             ("candidates_precision", "loto_candidates_precision")]

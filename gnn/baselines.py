@@ -28,9 +28,10 @@ def rules_scores(bundle: GraphBundle, tx: pd.DataFrame, scoring: ScoringSettings
     return score.to_numpy(dtype=float)
 
 
-def gbm_scores(bundle: GraphBundle, y_train: np.ndarray, seed: int) -> np.ndarray:
-    """scikit-learn gradient boosting on the users' gold tabular features (graph_features + features_usuario)."""
-    x = bundle.raw[USER].to_numpy(dtype=float)
+def gbm_scores(bundle: GraphBundle, y_train: np.ndarray, seed: int, x: np.ndarray | None = None) -> np.ndarray:
+    """scikit-learn gradient boosting on the users' gold tabular features (graph_features + features_usuario),
+    or on ``x`` (``[N_users, F]``, e.g. those plus :mod:`gnn.gfp`'s) when given."""
+    x = bundle.raw[USER].to_numpy(dtype=float) if x is None else x
     pos = max(float(y_train.sum()), 1.0)
     w = np.where(y_train > 0, (len(y_train) - pos) / pos, 1.0)
     clf = HistGradientBoostingClassifier(max_iter=200, learning_rate=0.05, max_leaf_nodes=15,

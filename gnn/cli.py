@@ -58,7 +58,7 @@ def _cmd_protocol(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from gnn.data import read_frames
-    from gnn.protocol import run_protocol
+    from gnn.protocol import SCORERS, run_protocol
     from graph.evaluate import read_ring_truth as read_truth
     from gnn.train import TrainConfig
     from pixring.settings import get_settings
@@ -68,7 +68,8 @@ def _cmd_protocol(args: argparse.Namespace) -> int:
     cfg = TrainConfig() if args.epochs is None else replace(TrainConfig(), epochs=args.epochs)
     if args.seed is not None:
         cfg = replace(cfg, seed=args.seed)
-    report = run_protocol(read_frames(_spark(), settings), truth, cfg, settings)
+    scorers = (*SCORERS, "gbm_gfp") if args.gfp else SCORERS
+    report = run_protocol(read_frames(_spark(), settings), truth, cfg, settings, scorers=scorers)
     print(report)
     if args.json:
         with open(args.json, "w", encoding="utf-8") as fh:
@@ -127,4 +128,6 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--epochs", type=int, default=None, help="with --protocol: GNN epochs (TrainConfig's default)")
     g.add_argument("--seed", type=int, default=None, help="with --protocol: seed (TrainConfig's default)")
     g.add_argument("--json", default=None, help="with --protocol: write the figures to this file")
+    g.add_argument("--gfp", action="store_true",
+                   help="with --protocol: also the GBM with the Graph-Feature-Preprocessor-style features (gbm_gfp)")
     g.set_defaults(handler=_cmd_evaluate)

@@ -43,7 +43,10 @@ from pixring.errors import PixringError
 log = logging.getLogger(__name__)
 
 SCORERS: tuple[str, ...] = ("in_degree", "rules", "gbm", "gnn", "graph")
-LEARNED: frozenset[str] = frozenset({"gbm", "gnn"})
+#: scorers run only when asked (``scorers=(*SCORERS, "gbm_gfp")``): the GBM on the gold features plus
+#: :mod:`gnn.gfp`'s per-payment-then-per-user features, measured beside the default GBM on the same folds
+OPTIONAL_SCORERS: tuple[str, ...] = ("gbm_gfp",)
+LEARNED: frozenset[str] = frozenset({"gbm", "gnn", "gbm_gfp"})
 
 
 # --------------------------------------------------------------------------------------------- the report
@@ -93,10 +96,15 @@ class ProtocolReport:
     def candidate_precision(self) -> float:
         return float(np.mean([r.candidate_precision for r in self.rows])) if self.rows else 0.0
 
+    def scorers(self) -> tuple[str, ...]:
+        """:data:`SCORERS` then the optional scorers this run has."""
+        extra = [s for s in OPTIONAL_SCORERS if self.rows and s in self.rows[0].ap]
+        return (*SCORERS, *extra)
+
     def summary(self) -> dict[str, float]:
         """Flat figures (MLflow metrics, bench JSON)."""
         out: dict[str, float] = {}
-        for s in SCORERS:
+        for s in self.scorers():
             out[f"loto_{s}_worst_ap"] = self.worst_ap(s)
             out[f"loto_{s}_mean_ap"] = self.mean_ap(s)
             out[f"loto_{s}_mean_ring_recall"] = self.mean_ring_recall(s)
@@ -111,17 +119,18 @@ class ProtocolReport:
 
     def table(self) -> str:
         """The per-typology markdown table: AP / ring recall of every scorer, graph candidates."""
-        head = "| typology | rings | members | " + " | ".join(f"{s} AP / recall" for s in SCORERS) + \
+        scorers = self.scorers()
+        head = "| typology | rings | members | " + " | ".join(f"{s} AP / recall" for s in scorers) + \
             " | graph candidates: ring recall (motif only) |"
-        lines = [head, "|" + "---|" * (4 + len(SCORERS))]
+        lines = [head, "|" + "---|" * (4 + len(scorers))]
         for r in sorted(self.rows, key=lambda r: r.ap["gnn"]):
-            cells = " | ".join(f"{r.ap[s]:.3f} / {r.ring_recall[s]:.2f}" for s in SCORERS)
+            cells = " | ".join(f"{r.ap[s]:.3f} / {r.ring_recall[s]:.2f}" for s in scorers)
             lines.append(f"| {r.typology} | {r.n_rings} | {r.n_members} | {cells} | "
                          f"{r.candidate_recall:.2f} ({r.candidate_recall_motif:.2f}) |")
         cells = " | ".join(f"**{self.worst_ap(s):.3f}** / {min(r.ring_recall[s] for r in self.rows):.2f}"
-                           for s in SCORERS) if self.rows else ""
+                           for s in scorers) if self.rows else ""
         lines.append(f"| **worst** | | | {cells} | |")
-        cells = " | ".join(f"{self.mean_ap(s):.3f} / {self.mean_ring_recall(s):.2f}" for s in SCORERS)
+        cells = " | ".join(f"{self.mean_ap(s):.3f} / {self.mean_ring_recall(s):.2f}" for s in scorers)
         lines.append(f"| mean | {sum(r.n_rings for r in self.rows)} | {sum(r.n_members for r in self.rows)} | "
                      f"{cells} | {self.candidate_recall():.2f} |")
         return "\n".join(lines)
@@ -132,7 +141,9 @@ class ProtocolReport:
             f"{self.n_users:,} users ({self.seconds:.0f}s)",
             f"  headline: GNN worst-typology AP {self.worst_ap('gnn'):.3f} ({self.worst_typology('gnn')}), "
             f"mean AP {self.mean_ap('gnn'):.3f}, mean ring recall {self.mean_ring_recall('gnn'):.3f}; "
-            f"GBM worst {self.worst_ap('gbm'):.3f}, mean {self.mean_ap('gbm'):.3f}",
+            f"GBM worst {self.worst_ap('gbm'):.3f}, mean {self.mean_ap('gbm'):.3f}"
+            + ("".join(f"; {s} worst {self.worst_ap(s):.3f}, mean {self.mean_ap(s):.3f}"
+                       for s in self.scorers() if s in OPTIONAL_SCORERS)),
             f"  graph candidates (motif + score-seeded): ring recall {self.candidate_recall():.3f}, "
             f"candidate precision {self.candidate_precision():.3f}; only the motif candidates the GNN backs: ring "
             f"recall {self.summary()['loto_candidates_backed_ring_recall']:.3f}, precision "
@@ -193,7 +204,8 @@ def run_protocol(frames: Frames, truth: pd.DataFrame, cfg, settings, scorers: tu
         truth: :func:`read_truth`'s frame.
         cfg: the GNN's :class:`gnn.train.TrainConfig` (the procedure evaluated).
         settings: pixring settings (the rules' thresholds).
-        scorers: which scorers to run (every one by default; the rest score 0).
+        scorers: which scorers to run (every one of :data:`SCORERS` by default; the rest score 0); add
+            ``"gbm_gfp"`` (:data:`OPTIONAL_SCORERS`) for the GBM with :mod:`gnn.gfp`'s features beside it.
         typologies: hold out only these (all by default).
         structure: give the GBM and the GNN :mod:`gnn.structure`'s user features too.
     """
@@ -215,6 +227,13 @@ def run_protocol(frames: Frames, truth: pd.DataFrame, cfg, settings, scorers: tu
         fixed["rules"] = baselines.rules_scores(bundle, frames.transacoes_pix, settings.scoring)
     if "graph" in scorers:
         fixed["graph"] = baselines.ring_candidate_scores(bundle, frames.ring_candidates)
+    gfp_x = None
+    if "gbm_gfp" in scorers:
+        from gnn.gfp import gfp_features
+
+        gfp_x = np.hstack([bundle.raw[USER].to_numpy(dtype=float),
+                           gfp_features(frames.transacoes_pix, bundle.ids[USER]).to_numpy(dtype=float)])
+    run_scorers = (*SCORERS, *(s for s in OPTIONAL_SCORERS if s in scorers))
     motif_groups = [set(m if m is not None else []) for m in frames.ring_candidates["membros"]]
     scores_idx = pd.Index(ids)
     rows = []
@@ -231,13 +250,16 @@ def run_protocol(frames: Frames, truth: pd.DataFrame, cfg, settings, scorers: tu
         thr = float("nan")
         if "gbm" in scorers:
             cols["gbm"] = baselines.gbm_scores(bundle, y_train, cfg.seed) if y_train.sum() else np.zeros(len(ids))
+        if gfp_x is not None:
+            cols["gbm_gfp"] = (baselines.gbm_scores(bundle, y_train, cfg.seed, x=gfp_x) if y_train.sum()
+                               else np.zeros(len(ids)))
         if "gnn" in scorers:
             if y_train.sum():
                 cols["gnn"], thr = gnn_scores(bundle, frames, y_train, cfg)
             else:
                 cols["gnn"] = np.zeros(len(ids))
         held_pop = {r: m - train_members for r, m in held.items() if m - train_members}
-        for s in SCORERS:
+        for s in run_scorers:
             v = cols.get(s, np.zeros(len(ids)))
             res.ap[s] = metrics.pr_auc(y[pop], v[pop])
             res.ring_recall[s] = _top_k_recall(ids[pop], v[pop], res.n_members, held_pop)
