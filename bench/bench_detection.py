@@ -92,7 +92,7 @@ def unseen_ring_pr_auc(scores, raw: Path) -> float:
     return score_truth(scores, members).pr_auc["gnn"]
 
 
-def one(frames, raw: Path, seed: int, epochs: int | None, gfp: bool = False) -> dict:
+def one(frames, raw: Path, seed: int, epochs: int | None, gfp: bool = False, gfp_all: bool = False) -> dict:
     from gnn.protocol import SCORERS, run_protocol
     from graph.evaluate import read_ring_truth as read_truth
     from gnn.train import TrainConfig, compute_scores
@@ -101,7 +101,7 @@ def one(frames, raw: Path, seed: int, epochs: int | None, gfp: bool = False) -> 
     settings = Settings()
     cfg = TrainConfig(seed=seed) if epochs is None else TrainConfig(seed=seed, epochs=epochs)
     rep = run_protocol(frames, read_truth(raw), cfg, settings,
-                       scorers=(*SCORERS, "gbm_gfp") if gfp else SCORERS)
+                       scorers=(*SCORERS, "gbm_gfp") if gfp else SCORERS, gfp=gfp_all)
     t = time.monotonic()
     result = compute_scores(frames, cfg, settings)
     train_s = time.monotonic() - t
@@ -127,6 +127,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--gfp", action="store_true",
                     help="also the GBM with gnn/gfp.py's features (scorer gbm_gfp), beside the default one")
+    ap.add_argument("--gfp-all", action="store_true",
+                    help="the GNN and the GBM both with gnn/gfp.py's features (the protocol only; `gnn train` as usual)")
     args = ap.parse_args(argv)
     results: dict[str, list[dict]] = {}
     for diff in args.difficulties:
@@ -134,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"== {diff}, seed {seed}, scale {args.scale:g}", flush=True)
             home, raw = prepare(args.work, args.scale, seed, diff, args.fresh)
             results.setdefault(diff, []).append({"seed": seed, **one(frames_of(home, args.fresh), raw, seed, args.epochs,
-                                                                   args.gfp)})
+                                                                   args.gfp, args.gfp_all)})
     print("\nmedians over seeds", args.seeds, f"(scale {args.scale:g})")
     keys = [("gnn_worst_ap", "loto_gnn_worst_ap"), ("gnn_mean_ap", "loto_gnn_mean_ap"),
             ("gnn_mean_ring_recall", "loto_gnn_mean_ring_recall"), ("gbm_worst_ap", "loto_gbm_worst_ap"),

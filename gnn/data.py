@@ -19,6 +19,7 @@ import pandas as pd
 import torch
 from torch_geometric.data import HeteroData
 
+from gnn.gfp import gfp_features
 from gnn.structure import structure_features
 from graph.schemas import FEATURE_COLUMNS
 from pixring.contract import CASES_TABLE, DISPOSICAO_ROTULO, EDGE_ENDPOINTS, TIMEZONE
@@ -203,13 +204,14 @@ def _onehot(values: pd.Series, cats: tuple[str, ...], prefix: str) -> pd.DataFra
     return pd.DataFrame({f"{prefix}_{c}": (values == c).astype(float).to_numpy() for c in cats}, index=values.index)
 
 
-def raw_node_features(frames: Frames, structure: bool = False) -> dict[str, pd.DataFrame]:
+def raw_node_features(frames: Frames, structure: bool = False, gfp: bool = False) -> dict[str, pd.DataFrame]:
     """Numeric features per node type, indexed by node id (before scaling).
 
     users: graph_features (17) + features_usuario behaviour + PJ flag + account age + the risk of the ring
     candidates holding the user as a member / in the core (0 when none) + the temporal flow structure of
     :mod:`gnn.structure` when ``structure`` (``s_`` columns: time-respecting cycles, forwards, scatter-gather,
-    in -> out; off by default: it did not win the protocol when measured, see docs/gnn.md);
+    in -> out; off by default: it did not win the protocol when measured, see docs/gnn.md) + the counterparty
+    activity of :mod:`gnn.gfp` when ``gfp`` (``gfp_`` columns; off by default, see docs/gnn.md);
     keys: features_chave behaviour + key type one-hot + key age;
     devices: type one-hot + users bound + logins + failed logins + age.
     """
@@ -235,6 +237,8 @@ def raw_node_features(frames: Frames, structure: bool = False) -> dict[str, pd.D
     u["idade_conta_d"] = _age_days(users["data_cadastro"], now)
     if structure:
         u = u.join(structure_features(frames.transacoes_pix, u.index).add_prefix("s_"))
+    if gfp:
+        u = u.join(gfp_features(frames.transacoes_pix, u.index))
 
     fc = frames.features_chave.drop_duplicates("chave_pix").set_index("chave_pix")[list(BEHAVIOUR)]
     k = pd.DataFrame(index=keys.index).join(fc.add_prefix("b_"))
@@ -322,14 +326,16 @@ def edge_tensors(edges: pd.DataFrame, ids: dict[str, pd.Index]) -> dict[tuple[st
 
 
 def build_graph(frames: Frames, scaler: Scaler | None = None,
-                structure: bool | None = None) -> tuple[GraphBundle, Scaler]:
+                structure: bool | None = None, gfp: bool | None = None) -> tuple[GraphBundle, Scaler]:
     """The HeteroData of the gold graph (features scaled by ``scaler``, fitted here when None).
 
     ``structure``: add :mod:`gnn.structure`'s user features; None = as the ``scaler`` was fitted (its ``s_``
     columns), off without a scaler."""
     if structure is None:
         structure = scaler is not None and any(c.startswith("s_") for c in scaler.columns[USER])
-    raw = raw_node_features(frames, structure)
+    if gfp is None:
+        gfp = scaler is not None and any(c.startswith("gfp_") for c in scaler.columns[USER])
+    raw = raw_node_features(frames, structure, gfp)
     scaler = scaler or Scaler.fit(raw)
     x = scaler.transform(raw)
     ids = {t: raw[t].index for t in NODE_TYPES}

@@ -196,7 +196,7 @@ def gnn_scores(bundle: GraphBundle, frames: Frames, y_train: np.ndarray, cfg) ->
 
 
 def run_protocol(frames: Frames, truth: pd.DataFrame, cfg, settings, scorers: tuple[str, ...] = SCORERS,
-                 typologies: list[str] | None = None, structure: bool = False) -> ProtocolReport:
+                 typologies: list[str] | None = None, structure: bool = False, gfp: bool = False) -> ProtocolReport:
     """Leave-one-typology-out over ``truth`` (see the module doc).
 
     Args:
@@ -208,11 +208,12 @@ def run_protocol(frames: Frames, truth: pd.DataFrame, cfg, settings, scorers: tu
             ``"gbm_gfp"`` (:data:`OPTIONAL_SCORERS`) for the GBM with :mod:`gnn.gfp`'s features beside it.
         typologies: hold out only these (all by default).
         structure: give the GBM and the GNN :mod:`gnn.structure`'s user features too.
+        gfp: give the GBM and the GNN :mod:`gnn.gfp`'s user features too (then ``gbm`` and ``gbm_gfp`` are the same).
     """
     from graph.candidates import score_candidates, supported_by_scores
 
     t0 = time.monotonic()
-    bundle, _ = build_graph(frames, structure=structure)
+    bundle, _ = build_graph(frames, structure=structure, gfp=gfp)
     ids = np.asarray(bundle.ids[USER])
     known = set(ids)
     truth = truth[truth["id_usuario"].isin(known)]
@@ -231,8 +232,9 @@ def run_protocol(frames: Frames, truth: pd.DataFrame, cfg, settings, scorers: tu
     if "gbm_gfp" in scorers:
         from gnn.gfp import gfp_features
 
-        gfp_x = np.hstack([bundle.raw[USER].to_numpy(dtype=float),
-                           gfp_features(frames.transacoes_pix, bundle.ids[USER]).to_numpy(dtype=float)])
+        gfp_x = bundle.raw[USER].to_numpy(dtype=float) if gfp else np.hstack([
+            bundle.raw[USER].to_numpy(dtype=float),
+            gfp_features(frames.transacoes_pix, bundle.ids[USER]).to_numpy(dtype=float)])
     run_scorers = (*SCORERS, *(s for s in OPTIONAL_SCORERS if s in scorers))
     motif_groups = [set(m if m is not None else []) for m in frames.ring_candidates["membros"]]
     scores_idx = pd.Index(ids)

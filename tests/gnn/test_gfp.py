@@ -87,3 +87,19 @@ def test_protocol_reports_gbm_gfp_beside_the_gbm_only_when_asked(world) -> None:
     plain = run_protocol(world.frames, _truth(world), cfg, settings, scorers=("gbm",))
     assert plain.scorers() == SCORERS and "gbm_gfp" not in plain.table()
     assert [r.ap["gbm"] for r in plain.rows] == [r.ap["gbm"] for r in both.rows], "the default GBM is unchanged"
+
+
+def test_build_graph_adds_the_gfp_columns_only_when_asked_and_as_the_scaler_was_fitted(world) -> None:
+    import torch
+
+    from gnn.data import USER, build_graph
+
+    plain, plain_scaler = build_graph(world.frames)
+    assert not any(c.startswith("gfp_") for c in plain.raw[USER].columns)
+    rich, scaler = build_graph(world.frames, gfp=True)
+    assert [c for c in rich.raw[USER].columns if c.startswith("gfp_")] == list(GFP_COLUMNS)
+    assert rich.data[USER].x.size(1) == plain.data[USER].x.size(1) + len(GFP_COLUMNS)
+    assert rich.raw[USER]["gfp_entrada_max_336h"].max() > 0, "the world's mules receive payments"
+    again, _ = build_graph(world.frames, scaler)  # a checkpoint fitted with them computes them again
+    assert torch.equal(again.data[USER].x, rich.data[USER].x)
+    assert build_graph(world.frames, plain_scaler)[0].data[USER].x.size(1) == plain.data[USER].x.size(1)
