@@ -20,7 +20,7 @@ from neo4j import READ_ACCESS
 from neo4j.time import Date, DateTime, Duration, Time
 
 from pixring import neo4jdriver
-from pixring.contract import NODE_LABELS, RING_LABEL
+from pixring.contract import EDGE_ENDPOINTS, MEMBER_OF, NODE_LABELS, RING_LABEL
 from pixring.settings import Neo4jSettings
 
 log = logging.getLogger(__name__)
@@ -71,22 +71,24 @@ _RING_WHERE = (
     "AND ($build_id IS NULL OR a.build_id = $build_id) "
 )
 _RINGS = {
-    order: ("MATCH (a:Anel) " + _RING_WHERE
+    order: (f"MATCH (a:{RING_LABEL}) " + _RING_WHERE
             + f"WITH a ORDER BY {expr} DESC, a.id "
             "WITH collect(a) AS rings "
             "RETURN size(rings) AS total, "
             "[a IN rings[$offset..($offset + $limit)] | a {.id, .risco, .tamanho, .valor_em_risco, .ativo, .build_id}] AS page")
     for order, expr in _RING_ORDER.items()
 }
+_USUARIO = NODE_LABELS["usuario"]
+_TRANSFERIU = next(rel for rel, ends in EDGE_ENDPOINTS.items() if ends == ("usuario", "usuario"))
 _RING = (
-    "MATCH (a:Anel {id: $id}) "
-    "OPTIONAL MATCH (m:Usuario)-[:MEMBRO_DE]->(a) "
+    f"MATCH (a:{RING_LABEL} {{id: $id}}) "
+    f"OPTIONAL MATCH (m:{_USUARIO})-[:{MEMBER_OF}]->(a) "
     "WITH a, collect(m)[..$max_nodes] AS ms "
     "RETURN properties(a) AS anel, [m IN ms | properties(m)] AS membros"
 )
 _RING_FLOW = (
-    "MATCH (m:Usuario)-[:MEMBRO_DE]->(:Anel {id: $id}) "
-    "MATCH (m)-[t:TRANSFERIU]-(:Usuario) "
+    f"MATCH (m:{_USUARIO})-[:{MEMBER_OF}]->(:{RING_LABEL} {{id: $id}}) "
+    f"MATCH (m)-[t:{_TRANSFERIU}]-(:{_USUARIO}) "
     "WITH DISTINCT t LIMIT $max_edges "
     "RETURN startNode(t).id AS de, endNode(t).id AS para, t.n AS n, t.valor_total AS valor_total, "
     "t.primeiro AS primeiro, t.ultimo AS ultimo"

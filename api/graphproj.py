@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from api.background import every
 from api.graphdb import _NODE_PROJECTION, LABELS, compact
-from pixring.contract import LOAD_MARKER_ID
+from pixring.contract import LOAD_MARKER_ID, LOAD_MARKER_LABEL
 
 if TYPE_CHECKING:
     from neo4j import Record
@@ -49,8 +49,8 @@ _RELS = (f"MATCH (a)-[r]->(b) WHERE ({_SERVED.replace('n:', 'a:')}) AND ({_SERVE
          "RETURN elementId(a) AS a, elementId(b) AS b, type(r) AS type, "
          "r {.n, .valor_total, primeiro: toString(r.primeiro), ultimo: toString(r.ultimo)} AS props, "
          "r.primeiro AS primeiro, r.ultimo AS ultimo")
-# static text, the marker's id bound; its label written out (LOAD_MARKER_LABEL: tests/graph/test_static_queries.py)
-_VERSION = ("OPTIONAL MATCH (m:PixringCarga {id: $marker_id}) "
+# the marker's id bound; its label the contract's constant
+_VERSION = (f"OPTIONAL MATCH (m:{LOAD_MARKER_LABEL} {{id: $marker_id}}) "
             "RETURN m.build_id AS build_id, toString(m.carregado_em) AS loaded, "
             "COUNT { MATCH (n) } AS nodes, COUNT { MATCH ()-[r]->() } AS rels")
 

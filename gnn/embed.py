@@ -19,11 +19,12 @@ from gnn.data import NODE_TYPES, USER, Frames
 from gnn.explain import METHOD, explain_users, to_json
 from gnn.schemas import GOLD_GNN
 from gnn.train import score_graph
+from pixring.contract import NODE_LABELS
 
 log = logging.getLogger(__name__)
 
 NEO4J_CYPHER = (
-    "UNWIND $rows AS row MATCH (u:Usuario {id: row.id}) "
+    f"UNWIND $rows AS row MATCH (u:{NODE_LABELS['usuario']} {{id: row.id}}) "
     "SET u.score_gnn = row.score, u.sinalizado_gnn = row.sinalizado, u.modelo_versao = row.versao "
     "RETURN count(u) AS written"
 )

@@ -36,7 +36,7 @@ from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
 
-from pixring.contract import LOAD_MARKER_ID, NODE_LABELS, REL_ENDPOINTS, RING_LABEL
+from pixring.contract import LOAD_MARKER_ID, LOAD_MARKER_LABEL, MEMBER_OF, NODE_LABELS, REL_ENDPOINTS, RING_LABEL
 from pixring.settings import Neo4jSettings, Settings
 
 log = logging.getLogger(__name__)
@@ -217,16 +217,17 @@ def _count_cypher(label: str | None = None, rel_type: str | None = None) -> str:
     return f"MATCH ()-[r:{rel_type}]->() RETURN count(r) AS n"
 
 
+# labels and types from the contract (constants, never data); the rows are bound
 RING_CYPHER = (
-    "UNWIND $rows AS row MERGE (a:Anel {id: row.id}) "
+    f"UNWIND $rows AS row MERGE (a:{RING_LABEL} {{id: row.id}}) "
     "WITH a, row WHERE a._h IS NULL OR a._h <> row.h "
     "SET a += row.props, a._h = row.h, a.ativo = true "
-    "WITH a, row UNWIND row.membros AS membro MATCH (u:Usuario {id: membro}) "
-    "MERGE (u)-[:MEMBRO_DE]->(a) RETURN count(DISTINCT a) AS written"
+    f"WITH a, row UNWIND row.membros AS membro MATCH (u:{NODE_LABELS['usuario']} {{id: membro}}) "
+    f"MERGE (u)-[:{MEMBER_OF}]->(a) RETURN count(DISTINCT a) AS written"
 )
 # rings of earlier builds that this build no longer has: kept for the investigators' history, marked
 RETIRE_CYPHER = (
-    "MATCH (a:Anel) WHERE a.ativo AND NOT a.id IN $ids "
+    f"MATCH (a:{RING_LABEL}) WHERE a.ativo AND NOT a.id IN $ids "
     "SET a.ativo = false, a._h = null RETURN count(a) AS written"
 )
 
@@ -365,11 +366,11 @@ def load_frames(
     return report
 
 
-#: One marker node records the last graph build fully loaded (so an unchanged build is not re-read). Static
-#: text, the id a bound parameter; a label cannot be one, so it is written out: ``LOAD_MARKER_LABEL``
-#: (tests/graph/test_static_queries.py holds the two together).
-MARKER_READ = "MATCH (m:PixringCarga {id: $marker_id}) RETURN m.build_id AS build_id"
-MARKER_WRITE = "MERGE (m:PixringCarga {id: $marker_id}) SET m.build_id = $build_id, m.carregado_em = datetime()"
+#: One marker node records the last graph build fully loaded (so an unchanged build is not re-read). The id is
+#: a bound parameter; a label cannot be one, so the contract's ``LOAD_MARKER_LABEL`` (a constant) is in the text.
+MARKER_READ = f"MATCH (m:{LOAD_MARKER_LABEL} {{id: $marker_id}}) RETURN m.build_id AS build_id"
+MARKER_WRITE = (f"MERGE (m:{LOAD_MARKER_LABEL} {{id: $marker_id}}) "
+                "SET m.build_id = $build_id, m.carregado_em = datetime()")
 
 
 def loaded_build(driver, database: str) -> str | None:

@@ -14,7 +14,8 @@ import json
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from types import MappingProxyType
+from typing import Any, Final, TypeVar
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import StructType
@@ -180,11 +181,40 @@ def optimize_zorder(spark: SparkSession, path: str, columns: Sequence[str]) -> N
     DeltaTable.forPath(spark, path).optimize().executeZOrderBy(*columns)
 
 
+#: The table properties a job may change on an existing table, each with the values it may take: a closed list
+#: of constants. ``delta.appendOnly`` is lifted around an erasure of an append-only bronze table and set again.
+MUTABLE_PROPERTIES: Final[Mapping[str, frozenset[str]]] = MappingProxyType(
+    {"delta.appendOnly": frozenset({"true", "false"})}
+)
+
+
+def set_properties_statement(path: str, properties: Mapping[str, str]) -> str:
+    """The ``ALTER TABLE delta.`<path>` SET TBLPROPERTIES (...)`` text for :func:`set_properties`.
+
+    Neither Spark nor delta-spark 4.4.0 offers a way without SQL text (the Python ``DeltaTable`` API has no
+    property setter; Spark 4.1 refuses a bound ``IDENTIFIER(:path)`` in ``ALTER TABLE``:
+    NOT_A_CONSTANT_STRING), so no datum may reach the text: every key and value must be one of
+    :data:`MUTABLE_PROPERTIES` (constants, refused otherwise), and the path must be an absolute local path (the
+    settings' data root is resolved) without control characters or back-quotes, so it cannot leave the
+    back-quoted identifier (doubling a back-quote would not help: Delta cannot create a table at such a path).
+    """
+    if not properties:
+        raise ValueError("no table property to set")
+    for key, value in properties.items():
+        allowed = MUTABLE_PROPERTIES.get(key)
+        if allowed is None:
+            raise ValueError(f"table property {key!r} is not one a job may change: {sorted(MUTABLE_PROPERTIES)}")
+        if value not in allowed:
+            raise ValueError(f"value {value!r} is not allowed for {key}: {sorted(allowed)}")
+    if not isinstance(path, str) or not path.startswith("/") or any(ord(c) < 32 or c in "`\x7f" for c in path):
+        raise ValueError(f"not an absolute local table path: {path!r}")
+    props = ", ".join(f"'{k}' = '{v}'" for k, v in properties.items())  # allow-listed constants only
+    return f"ALTER TABLE delta.`{path}` SET TBLPROPERTIES ({props})"
+
+
 def set_properties(spark: SparkSession, path: str, properties: Mapping[str, str]) -> None:
-    # still SQL text built from the path and constant properties: Spark 4.1 refuses a bound IDENTIFIER(:table) in
-    # ALTER TABLE (NOT_A_CONSTANT_STRING) and the DeltaTable API has no property setter
-    props = ", ".join(f"'{k}' = '{v}'" for k, v in properties.items())
-    spark.sql(f"ALTER TABLE delta.`{path}` SET TBLPROPERTIES ({props})")
+    """Set allow-listed table properties (:data:`MUTABLE_PROPERTIES`) of the Delta table at ``path``."""
+    spark.sql(set_properties_statement(path, properties))
 
 
 def vacuum_conf(spark: SparkSession, retention_hours: float) -> contextlib.AbstractContextManager[None]:
